@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util';
+import { describeLake } from '../../config/lake-location.js';
+import { watch } from '../../controller/watch-loop.js';
+import { logControllerEvents } from '../../observability/log-events.js';
+import { type CommandContext, configFrom, loggerFor } from '../context.js';
+import { handleShutdownSignals } from '../shutdown.js';
+import { createWatcher } from '../wiring.js';
+
+export const watchHelp = `watch           poll raw/ every POLL_INTERVAL_SECONDS until SIGINT/SIGTERM;
+                running jobs get SHUTDOWN_GRACE_SECONDS to finish, then exit 0`;
+
+export async function watchCommand(ctx: CommandContext, overrides: Record<string, string> = {}): Promise<number> {
+  parseArgs({ args: [...ctx.args], options: {}, strict: true });
+  const config = configFrom(ctx, overrides);
+  const logger = loggerFor(ctx, config);
+  const watcher = await createWatcher(config);
+  logControllerEvents(watcher.reconciler, logger);
+  const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
+  logger.info(
+    `watching ${describeLake(config.lake)}raw/ every ${config.pollIntervalMs / 1000} s (engine ${config.engine}); Ctrl-C to stop`,
+    {
+      event: 'watch:started',
+      engine: config.engine,
+    },
+  );
+  try {
+    await watch(watcher.reconciler, {
+      intervalMs: config.pollIntervalMs,
+      stopStarting: shutdown.stopStarting,
+      stopJobs: shutdown.stopJobs,
+    });
+    logger.info('stopped', { event: 'watch:stopped' });
+    return 0;
+  } finally {
+    shutdown.dispose();
+    await watcher.close();
+  }
+}

@@ -1,0 +1,31 @@
+import { existsSync } from 'node:fs';
+import type winston from 'winston';
+import { type Config, loadConfig } from '../config/config.js';
+import { type Environment, readEnvironment } from '../config/environment.js';
+import { createLogger } from '../observability/logger.js';
+
+/** What every command gets: its streams, the environment, and how to make a Config and a logger. */
+export interface CommandContext {
+  readonly args: readonly string[];
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly cwd: string;
+  readonly env: Environment;
+}
+
+export function configFrom(ctx: CommandContext, overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...ctx.env, ...overrides }, { cwd: ctx.cwd, exists: existsSync });
+}
+
+export function loggerFor(ctx: CommandContext, config: Config): winston.Logger {
+  const format = ctx.env['LOG_FORMAT'] === 'json' || ctx.env['LOG_FORMAT'] === 'pretty' ? ctx.env['LOG_FORMAT'] : undefined;
+  return createLogger({ level: config.logLevel, stream: ctx.stderr, ...(format ? { format } : {}) });
+}
+
+export function defaultContext(args: readonly string[]): CommandContext {
+  return { args, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: readEnvironment(process.cwd()) };
+}
+
+export function writeLine(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(`${text}\n`);
+}

@@ -1,0 +1,58 @@
+import type { Config } from '../config/config.js';
+import { PIPELINE_PATH } from '../config/project-paths.js';
+import { sparkLakeUri } from '../config/lake-location.js';
+import { Reconciler } from '../controller/reconciler.js';
+import { loadDatasetSpecs } from '../datasets/load-specs.js';
+import { candidateFilter } from '../discovery/candidates.js';
+import { PollingDiscovery } from '../discovery/poller.js';
+import type { SparkEngine } from '../engines/engine.js';
+import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
+import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
+import { ConfigError } from '../errors.js';
+import { MarkerStore } from '../state/marker.js';
+import { LocalObjectStore } from '../storage/local-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+export interface Watcher {
+  readonly config: Config;
+  readonly store: ObjectStore;
+  readonly marker: MarkerStore;
+  readonly reconciler: Reconciler;
+  readonly engine: SparkEngine;
+  close(): Promise<void>;
+}
+
+/** The object store of the configured lake. */
+export function createStore(config: Config): ObjectStore {
+  if (config.lake.kind === 'local') return new LocalObjectStore(config.lake.root);
+  throw new ConfigError('S3 lakes are not available in this build; use a local folder for LAKE.');
+}
+
+/** Builds the whole watcher from a Config: the one place where the parts meet. */
+export async function createWatcher(config: Config): Promise<Watcher> {
+  const store = createStore(config);
+  const specs = await loadDatasetSpecs(config.datasetsDir);
+  const install = resolveSparkInstall(config.sparkSubmit, config.childEnv);
+  await checkJava(config.childEnv);
+  const engine = new SparkSubmitEngine({
+    sparkSubmit: install.sparkSubmit,
+    pysparkPython: install.pysparkPython,
+    master: config.sparkMaster,
+    pipelinePath: PIPELINE_PATH,
+    lakeUri: sparkLakeUri(config.lake),
+    store,
+    logDir: config.runLogDir,
+    timeoutMs: config.jobTimeoutMs,
+    env: config.childEnv,
+  });
+  const marker = new MarkerStore(store);
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter(config.candidateGlob)),
+    marker,
+    engine,
+    specs,
+    maxConcurrentJobs: config.maxConcurrentJobs,
+  });
+  let closing: Promise<void> | undefined;
+  return { config, store, marker, reconciler, engine, close: () => (closing ??= engine.close()) };
+}

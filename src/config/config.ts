@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
+import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
+import { ConfigError } from '../errors.js';
+import type { Environment } from './environment.js';
+import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Environment variables whose values are never printed, in errors or logs. */
+export const SECRET_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+
+/** Everything the watcher is told, validated. Built once at start-up by loadConfig. */
+export interface Config {
+  readonly lake: LakeLocation;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** @default 60 s (POLL_INTERVAL_SECONDS) */
+  readonly pollIntervalMs: number;
+  /** @default local */
+  readonly engine: EngineName;
+  /** undefined: the project's own PySpark (.venv), else spark-submit on PATH. */
+  readonly sparkSubmit?: string;
+  /** @default local[*] */
+  readonly sparkMaster: string;
+  /** @default 2 */
+  readonly maxConcurrentJobs: number;
+  /** @default 3600 s */
+  readonly jobTimeoutMs: number;
+  /** On SIGTERM/SIGINT running jobs may finish for this long, then they are stopped. @default 30 s */
+  readonly shutdownGraceMs: number;
+  /** Folder of `<dataset>.json` specs; undefined: none. */
+  readonly datasetsDir?: string;
+  /** @default info */
+  readonly logLevel: LogLevel;
+  /** Which keys under raw/ are candidates. @default `**\/*.parquet` */
+  readonly candidateGlob: string;
+  /** Where each run's driver output goes. @default ./logs/runs */
+  readonly runLogDir: string;
+  /** The environment Spark processes start with: this one, less the secrets it does not need. */
+  readonly childEnv: Readonly<Record<string, string>>;
+}
+
+interface Setting {
+  readonly name: string;
+  readonly default: string;
+  readonly meaning: string;
+}
+
+/** The configuration table of the README is this list. */
+export const SETTINGS: readonly Setting[] = [
+  { name: 'LAKE', default: '(none)', meaning: 'Lake root: `s3://bucket[/prefix]`, `file:///abs/path` or a folder path' },
+  { name: 'BUCKET_NAME', default: '(none)', meaning: 'Original name: alone, means `LAKE=s3://$BUCKET_NAME`' },
+  { name: 'ACCESS_KEY', default: '(none)', meaning: 'AWS access key id (else the SDK default chain); never logged' },
+  { name: 'SECRET_KEY', default: '(none)', meaning: 'AWS secret access key; never logged' },
+  { name: 'POLL_INTERVAL_SECONDS', default: '60', meaning: 'Seconds between passes in `watch`' },
+  { name: 'ENGINE', default: 'local', meaning: `Where jobs run: ${ENGINE_NAMES.join(', ')}` },
+  { name: 'SPARK_SUBMIT', default: '.venv/bin/spark-submit, else on PATH', meaning: 'The spark-submit to run' },
+  { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
+  { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
+  { name: 'JOB_TIMEOUT_SECONDS', default: '3600', meaning: 'A job running longer is killed (whole process tree) and retried later' },
+  { name: 'SHUTDOWN_GRACE_SECONDS', default: '30', meaning: 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' },
+  { name: 'DATASETS_DIR', default: './datasets if it exists', meaning: 'Folder of `<dataset>.json` specs' },
+  { name: 'CANDIDATE_GLOB', default: '**/*.parquet', meaning: 'Which keys below raw/ are candidates (case-insensitive)' },
+  { name: 'RUN_LOG_DIR', default: './logs/runs', meaning: 'Per-run Spark driver logs' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
+];
+
+/**
+ * Validates the environment into a Config. Every problem is collected, then reported in one
+ * ConfigError that names each variable, what is wrong and how to fix it; secret values never appear.
+ */
+export function loadConfig(env: Environment, options: { cwd: string; exists?: (p: string) => boolean }): Config {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const shown = (name: string): string => (SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name]));
+  const integer = (name: string, fallback: number, min: number, max: number, unit: string): number => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/u.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}=${shown(name)} is not a whole number of ${unit} from ${min} to ${max}; set it to one (default ${fallback}).`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+
+  let lake: LakeLocation | undefined;
+  const lakeValue = value('LAKE');
+  const bucket = value('BUCKET_NAME');
+  if (lakeValue !== undefined) {
+    const parsed = parseLake(lakeValue, options.cwd);
+    if (typeof parsed === 'string') problems.push(`LAKE=${shown('LAKE')}: ${parsed}.`);
+    else lake = parsed;
+  } else if (bucket !== undefined) {
+    const problem = bucketNameProblem(bucket);
+    if (problem !== undefined) problems.push(`BUCKET_NAME=${shown('BUCKET_NAME')}: ${problem}.`);
+    else lake = { kind: 's3', bucket, prefix: '' };
+  } else {
+    problems.push(
+      'No lake is set. Set LAKE to a folder (LAKE=./lake) or an S3 location (LAKE=s3://bucket/prefix), or BUCKET_NAME to a bucket.',
+    );
+  }
+  if (lake?.kind === 's3') {
+    problems.push(
+      `LAKE ${lakeValue !== undefined ? shown('LAKE') : `from BUCKET_NAME=${shown('BUCKET_NAME')}`} is on S3, and this build only has the local-folder lake; the S3 store is not built yet. Use a local folder (LAKE=./lake).`,
+    );
+  }
+
+  const accessKeyId = value('ACCESS_KEY');
+  const secretAccessKey = value('SECRET_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push(
+      `${accessKeyId === undefined ? 'SECRET_KEY' : 'ACCESS_KEY'} is set but ${accessKeyId === undefined ? 'ACCESS_KEY' : 'SECRET_KEY'} is not; set both, or neither to use the AWS default credential chain.`,
+    );
+  }
+
+  const pollSeconds = integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400, 'seconds');
+  const engineValue = value('ENGINE') ?? 'local';
+  if (!(ENGINE_NAMES as readonly string[]).includes(engineValue)) {
+    problems.push(`ENGINE=${shown('ENGINE')} is not an engine of this build; use one of: ${ENGINE_NAMES.join(', ')}.`);
+  }
+  const maxConcurrentJobs = integer('MAX_CONCURRENT_JOBS', 2, 1, 64, 'jobs');
+  const jobTimeoutSeconds = integer('JOB_TIMEOUT_SECONDS', 3600, 10, 7 * 86_400, 'seconds');
+  const shutdownGraceSeconds = integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 86_400, 'seconds');
+  const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL=${shown('LOG_LEVEL')} is not a level; use one of ${LOG_LEVELS.join(', ')}.`);
+  }
+  const candidateGlob = value('CANDIDATE_GLOB') ?? DEFAULT_CANDIDATE_GLOB;
+  try {
+    globToRegExp(candidateGlob);
+  } catch (error) {
+    problems.push(`CANDIDATE_GLOB=${shown('CANDIDATE_GLOB')}: ${(error as Error).message}.`);
+  }
+  const sparkSubmit = value('SPARK_SUBMIT');
+  const sparkMaster = value('SPARK_MASTER') ?? 'local[*]';
+  if (!/^(local(\[(\*|\d+)(,\d+)?\])?|spark:\/\/\S+|yarn|k8s:\/\/\S+)$/u.test(sparkMaster)) {
+    problems.push(
+      `SPARK_MASTER=${shown('SPARK_MASTER')} is not a Spark master URL; use local[*], local[N], spark://host:port, yarn or k8s://...`,
+    );
+  }
+  const exists = options.exists ?? (() => false);
+  const datasetsValue = value('DATASETS_DIR');
+  const defaultDatasets = path.resolve(options.cwd, 'datasets');
+  const datasetsDir =
+    datasetsValue !== undefined ? path.resolve(options.cwd, datasetsValue) : exists(defaultDatasets) ? defaultDatasets : undefined;
+
+  if (problems.length > 0 || lake === undefined) {
+    throw new ConfigError(
+      problems.length === 1
+        ? `configuration error: ${problems[0]}`
+        : `configuration errors:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+  }
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SECRET_VARIABLES.has(k)) childEnv[k] = v;
+
+  return {
+    lake,
+    ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    pollIntervalMs: pollSeconds * 1000,
+    engine: engineValue as EngineName,
+    ...(sparkSubmit !== undefined
+      ? { sparkSubmit: path.isAbsolute(sparkSubmit) || !sparkSubmit.includes('/') ? sparkSubmit : path.resolve(options.cwd, sparkSubmit) }
+      : {}),
+    sparkMaster,
+    maxConcurrentJobs,
+    jobTimeoutMs: jobTimeoutSeconds * 1000,
+    shutdownGraceMs: shutdownGraceSeconds * 1000,
+    ...(datasetsDir !== undefined ? { datasetsDir } : {}),
+    logLevel: logLevel as LogLevel,
+    candidateGlob,
+    runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
+    childEnv,
+  };
+}

@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import type { DatasetSpec } from '../datasets/spec.js';
+import type { CandidateVersion } from '../discovery/candidates.js';
+import type { PollingDiscovery } from '../discovery/poller.js';
+import type { SparkEngine } from '../engines/engine.js';
+import { RetryableError, describeError, isPermanent } from '../errors.js';
+import { type MarkerStore, isProcessed } from '../state/marker.js';
+import type { ControllerEvents, JobContext } from './events.js';
+import { runLimited } from './limited-runner.js';
+import type { JobOutcome, PassSummary } from './pass-summary.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+export interface ReconcilerOptions {
+  readonly discovery: Pick<PollingDiscovery, 'discover'>;
+  readonly marker: MarkerStore;
+  readonly engine: SparkEngine;
+  readonly specs?: ReadonlyMap<string, DatasetSpec>;
+  /** @default 1 */
+  readonly maxConcurrentJobs?: number;
+  readonly now?: () => Date;
+}
+
+export interface PassSignals {
+  /** Aborted: start no new job (jobs already running go on). */
+  readonly stopStarting?: AbortSignal;
+  /** Aborted: stop running jobs now. Their versions stay unrecorded and run again later. */
+  readonly stopJobs?: AbortSignal;
+}
+
+/**
+ * One reconcile pass: list raw/, diff the candidates against the marker, run the missing versions
+ * oldest first (at most N at once, never two of one dataset), and record each success in the
+ * marker. Level-triggered: whatever happened before, the next pass looks again.
+ */
+export class Reconciler {
+  readonly events = new TypedEmitter<ControllerEvents>();
+  readonly #o: ReconcilerOptions;
+  readonly #now: () => Date;
+  /** Versions that failed permanently in this process: not resubmitted until a restart or a new ETag. */
+  readonly #held = new Map<string, string>();
+  #passCount = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async runPass(signals: PassSignals = {}): Promise<PassSummary> {
+    const passId = `p${++this.#passCount}-${this.#now().getTime().toString(36)}`;
+    const started = this.#now().getTime();
+    this.events.emit('pass:started', { passId });
+    try {
+      const summary = await this.#pass(passId, signals);
+      this.events.emit('pass:finished', { passId, summary, durationMs: this.#now().getTime() - started });
+      return summary;
+    } catch (error) {
+      this.events.emit('pass:failed', { passId, error, durationMs: this.#now().getTime() - started });
+      throw error;
+    }
+  }
+
+  async #pass(passId: string, { stopStarting, stopJobs }: PassSignals): Promise<PassSummary> {
+    const { document } = await this.#o.marker.load(stopStarting);
+    const { candidates, skipped } = await this.#o.discovery.discover(stopStarting);
+    const todo = candidates
+      .filter((c) => !isProcessed(document, c.key, c.etag))
+      .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const results: JobOutcome[] = [];
+    let held = 0;
+    const runnable = todo.filter((c) => {
+      const reason = this.#held.get(versionId(c));
+      if (reason === undefined) return true;
+      held += 1;
+      this.events.emit('job:held', { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name, reason });
+      return false;
+    });
+    const notStarted = await runLimited(runnable, {
+      maxConcurrent: this.#o.maxConcurrentJobs ?? 1,
+      groupOf: (c) => c.dataset,
+      signal: stopStarting,
+      run: async (c) => {
+        results.push(await this.#runOne(passId, c, stopJobs));
+      },
+    });
+    const failed = results.filter((r) => r.status === 'failed').length;
+    return {
+      passId,
+      processed: results.length - failed,
+      failed: failed + held,
+      skipped: Object.values(skipped).reduce((a, b) => a + b, 0),
+      pending: notStarted.length + results.filter((r) => r.status === 'failed' && stopJobs?.aborted && !r.permanent).length,
+      upToDate: candidates.length - todo.length,
+      results,
+    };
+  }
+
+  async #runOne(passId: string, c: CandidateVersion, signal: AbortSignal | undefined): Promise<JobOutcome> {
+    const runId = newRunId(this.#now(), c);
+    const ctx: JobContext = { passId, runId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
+    const started = this.#now().getTime();
+    const spec = this.#o.specs?.get(c.dataset);
+    this.events.emit('job:started', ctx);
+    try {
+      const report = await this.#o.engine.submit(
+        { runId, key: c.key, etag: c.etag, dataset: c.dataset, ...(spec ? { spec } : {}) },
+        signal,
+      );
+      if (report.key !== c.key || report.etag !== c.etag || report.runId !== runId) {
+        throw new RetryableError(`the run report is for ${report.key} ${report.etag} (run ${report.runId}), not this job`);
+      }
+      await this.#o.marker.record(c.key, {
+        etag: c.etag,
+        size: c.size,
+        runId,
+        engine: this.#o.engine.name,
+        finishedAt: report.finishedAt,
+        rows: report.rows,
+      });
+      const durationMs = this.#now().getTime() - started;
+      this.events.emit('job:succeeded', { ...ctx, report, durationMs });
+      return {
+        key: c.key,
+        etag: c.etag,
+        dataset: c.dataset,
+        runId,
+        status: 'succeeded',
+        durationMs,
+        rows: report.rows,
+        outputs: report.outputs,
+      };
+    } catch (error) {
+      const durationMs = this.#now().getTime() - started;
+      const permanent = isPermanent(error);
+      if (permanent) this.#held.set(versionId(c), describeError(error));
+      this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
+      return { key: c.key, etag: c.etag, dataset: c.dataset, runId, status: 'failed', durationMs, error: describeError(error), permanent };
+    }
+  }
+}
+
+function versionId(c: Pick<CandidateVersion, 'key' | 'etag'>): string {
+  return `${c.key}\u0000${c.etag}`;
+}
+
+/** Sortable by time, and names the version: `20261128T120000123Z-<12 hex of sha256(key, etag)>`. */
+export function newRunId(now: Date, c: Pick<CandidateVersion, 'key' | 'etag'>): string {
+  const stamp = now.toISOString().replace(/[-:.]/gu, '');
+  return `${stamp}-${createHash('sha256').update(versionId(c)).digest('hex').slice(0, 12)}`;
+}

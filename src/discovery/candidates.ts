@@ -1,0 +1,83 @@
+import type { ObjectInfo } from '../storage/object-store.js';
+
+/** Where new data lands. The pipeline never writes here. */
+export const RAW_PREFIX = 'raw/';
+/** The dataset of a file directly under raw/. */
+export const DEFAULT_DATASET = 'default';
+/** @default the glob that picks candidates under raw/ */
+export const DEFAULT_CANDIDATE_GLOB = '**/*.parquet';
+
+/** A version of a raw file that may need processing: the same key with a new ETag is new data. */
+export interface CandidateVersion {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+  readonly lastModified: Date;
+  readonly dataset: string;
+}
+
+/** Why a raw object is not a candidate; `undefined` means it is one. */
+export type SkipReason = 'folder-marker' | 'hidden-or-temporary' | 'empty' | 'not-matching';
+
+export type CandidateFilter = (object: ObjectInfo) => SkipReason | undefined;
+
+/**
+ * Candidates are objects under raw/ whose path below raw/ matches the glob (case-insensitive),
+ * except folder markers, zero-byte objects (an upload in progress or a placeholder) and anything
+ * with a path segment starting with `_` or `.` (`_temporary/`, `_SUCCESS`, `.tmp` uploads).
+ */
+export function candidateFilter(glob: string = DEFAULT_CANDIDATE_GLOB): CandidateFilter {
+  const matches = globToRegExp(glob);
+  return (object) => {
+    if (object.key.endsWith('/')) return 'folder-marker';
+    const rel = object.key.startsWith(RAW_PREFIX) ? object.key.slice(RAW_PREFIX.length) : object.key;
+    if (rel.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'))) {
+      return 'hidden-or-temporary';
+    }
+    if (!matches.test(rel)) return 'not-matching';
+    if (object.size === 0) return 'empty';
+    return undefined;
+  };
+}
+
+/** `raw/<dataset>/...`; a file directly under raw/ belongs to `default`. */
+export function datasetOf(key: string): string {
+  const rel = key.startsWith(RAW_PREFIX) ? key.slice(RAW_PREFIX.length) : key;
+  const slash = rel.indexOf('/');
+  return slash === -1 ? DEFAULT_DATASET : rel.slice(0, slash);
+}
+
+/**
+ * A small glob dialect, matched against the path below raw/: `**` any number of folders,
+ * `*` any run of characters within one segment, `?` one character, `{a,b}` alternatives.
+ * Case-insensitive, so `*.parquet` also takes `X.PARQUET`.
+ */
+export function globToRegExp(glob: string): RegExp {
+  if (glob.trim() === '') throw new TypeError('the candidate glob is empty');
+  let re = '';
+  let inBraces = false;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charAt(i);
+    if (c === '*' && glob[i + 1] === '*') {
+      // `**/` matches zero or more whole folders; a bare `**` anything at all.
+      if (glob[i + 2] === '/') {
+        re += '(?:[^/]*/)*';
+        i += 2;
+      } else {
+        re += '.*';
+        i += 1;
+      }
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '{' && !inBraces) {
+      inBraces = true;
+      re += '(?:';
+    } else if (c === '}' && inBraces) {
+      inBraces = false;
+      re += ')';
+    } else if (c === ',' && inBraces) re += '|';
+    else re += c.replace(/[.+^$()|[\]\\]/gu, '\\$&');
+  }
+  if (inBraces) throw new TypeError(`the candidate glob ${JSON.stringify(glob)} has an unclosed "{"`);
+  return new RegExp(`^${re}$`, 'iu');
+}

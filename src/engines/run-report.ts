@@ -1,0 +1,68 @@
+import { RetryableError } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** Row counts of one run, per zone (the Spark job's contract). */
+export interface RowCounts {
+  readonly read: number;
+  readonly cleaned: number;
+  readonly quarantined: number;
+  readonly curated: number;
+}
+
+export const RUN_STATUSES = ['succeeded', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** `metadata/runs/<run-id>.json`, written by the Spark job. */
+export interface RunReport {
+  readonly runId: string;
+  readonly key: string;
+  readonly etag: string;
+  readonly dataset: string;
+  readonly status: RunStatus;
+  readonly rows: RowCounts;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly sparkVersion: string;
+  readonly error?: { readonly kind: 'permanent' | 'retryable'; readonly type?: string; readonly message: string };
+}
+
+export const RUNS_PREFIX = 'metadata/runs/';
+
+export function runReportKey(runId: string): string {
+  return `${RUNS_PREFIX}${runId}.json`;
+}
+
+/**
+ * Reads a run's report. The job writes a plain file on a local lake; on an object store, where
+ * the pure DataFrame API can only write folders, it is a folder holding one part file. Both are read.
+ * undefined when there is none.
+ */
+export async function readRunReport(store: ObjectStore, runId: string, signal?: AbortSignal): Promise<RunReport | undefined> {
+  const key = runReportKey(runId);
+  let object = await store.get(key, signal);
+  if (object === undefined) {
+    const page = await store.listPage(`${key}/`, signal ? { signal } : {});
+    const part = page.objects.find((o) => /\/part-[^/]*$/u.test(o.key) && o.size > 0);
+    if (part !== undefined) object = await store.get(part.key, signal);
+  }
+  if (object === undefined) return undefined;
+  return parseRunReport(object.body.toString('utf8'), key);
+}
+
+export function parseRunReport(text: string, where: string): RunReport {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new RetryableError(`the run report ${where} is not JSON`, { cause: error });
+  }
+  const r = value as Partial<RunReport> | null;
+  const rows = r?.rows;
+  const counts =
+    rows && ['read', 'cleaned', 'quarantined', 'curated'].every((k) => Number.isInteger((rows as unknown as Record<string, unknown>)[k]));
+  if (!r || typeof r.runId !== 'string' || typeof r.key !== 'string' || !RUN_STATUSES.includes(r.status as RunStatus) || !counts) {
+    throw new RetryableError(`the run report ${where} lacks runId, key, status or row counts`);
+  }
+  return r as RunReport;
+}

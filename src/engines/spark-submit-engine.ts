@@ -1,0 +1,166 @@
+import { mkdir, open, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { JobRequest, SparkEngine } from './engine.js';
+import { PermanentJobError, RetryableJobError } from './job-errors.js';
+import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
+import { type RunReport, readRunReport } from './run-report.js';
+
+/** The job's exit code for "the input itself is unusable: never retry" (DESIGN.md). */
+export const PERMANENT_EXIT_CODE = 2;
+
+export interface SparkSubmitEngineOptions {
+  readonly sparkSubmit: string;
+  readonly pysparkPython?: string | undefined;
+  /** @default local[*] */
+  readonly master?: string;
+  readonly pipelinePath: string;
+  /** The lake root as Spark sees it: `file:///abs/lake` or `s3a://bucket/prefix`. */
+  readonly lakeUri: string;
+  /** Where the job writes its report; read back after exit 0. */
+  readonly store: ObjectStore;
+  /** One `<run-id>.log` per run with the driver's stdout and stderr. */
+  readonly logDir: string;
+  readonly timeoutMs: number;
+  /** SIGTERM first; SIGKILL the tree if it is still alive this much later. @default 10000 */
+  readonly killGraceMs?: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly sparkConf?: Readonly<Record<string, string>>;
+  readonly spawn?: SpawnFn;
+}
+
+/**
+ * The local engine: one cold `spark-submit spark-jobs/pipeline.py ...` per file version, started
+ * in its own process group so a timeout or shutdown stops the whole tree (bash, JVM, Python).
+ */
+export class SparkSubmitEngine implements SparkEngine {
+  readonly name = 'local' as const;
+  readonly #o: SparkSubmitEngineOptions;
+  readonly #spawn: SpawnFn;
+  readonly #running = new Set<number>();
+
+  constructor(options: SparkSubmitEngineOptions) {
+    if (!(options.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
+    this.#o = options;
+    this.#spawn = options.spawn ?? spawnProcessGroup;
+  }
+
+  /** The exact argument array (no shell ever parses it). */
+  commandFor(job: JobRequest): string[] {
+    const conf = { 'spark.ui.enabled': 'false', ...this.#o.sparkConf };
+    return [
+      '--master',
+      this.#o.master ?? 'local[*]',
+      '--name',
+      `s3-spark-watcher ${job.dataset} ${job.runId}`,
+      ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+      this.#o.pipelinePath,
+      '--lake',
+      this.#o.lakeUri,
+      '--key',
+      job.key,
+      '--etag',
+      job.etag,
+      '--run-id',
+      job.runId,
+      ...(job.spec !== undefined ? ['--spec', JSON.stringify(job.spec)] : []),
+    ];
+  }
+
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+    signal?.throwIfAborted();
+    await mkdir(this.#o.logDir, { recursive: true });
+    const logPath = path.join(this.#o.logDir, `${job.runId}.log`);
+    await writeFile(logPath, '', { mode: 0o600 }); // the job appends; a retried run id starts clean
+    const env: Record<string, string> = { ...this.#o.env };
+    if (this.#o.pysparkPython !== undefined) env['PYSPARK_PYTHON'] = env['PYSPARK_DRIVER_PYTHON'] = this.#o.pysparkPython;
+    // A local master needs no network name; this spares Spark a hostname lookup and a warning.
+    if (this.#o.master?.startsWith('local') !== false) env['SPARK_LOCAL_IP'] ??= '127.0.0.1';
+    const child = this.#spawn(this.#o.sparkSubmit, this.commandFor(job), {
+      env,
+      cwd: path.dirname(this.#o.pipelinePath),
+      outputFile: logPath,
+    });
+    const pid = child.pid;
+    if (pid !== undefined) this.#running.add(pid);
+
+    const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+    const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onStop = (): void => {
+      signalProcessGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalProcessGroup(pid, 'SIGKILL'), this.#o.killGraceMs ?? 10_000);
+      killTimer.unref();
+    };
+    stop.addEventListener('abort', onStop, { once: true });
+    let exit;
+    try {
+      exit = await child.exited;
+    } finally {
+      stop.removeEventListener('abort', onStop);
+      clearTimeout(killTimer);
+      // Whatever the job left behind in its group (a Python worker, a daemon) goes with it.
+      signalProcessGroup(pid, 'SIGKILL');
+      if (pid !== undefined) this.#running.delete(pid);
+    }
+
+    const details = { runId: job.runId, exitCode: exit.exitCode, logPath };
+    if (signal?.aborted) {
+      throw new RetryableJobError(
+        `stopped before it finished (${String(signal.reason instanceof Error ? signal.reason.message : 'shutdown')})`,
+        details,
+        { cause: signal.reason },
+      );
+    }
+    if (timeout.aborted)
+      throw new RetryableJobError(`timed out after ${Math.round(this.#o.timeoutMs / 1000)} s; the process tree was stopped`, details);
+    if (exit.startError !== undefined) throw new RetryableJobError(`could not start ${this.#o.sparkSubmit}: ${exit.startError}`, details);
+
+    const logTail = await readTail(logPath);
+    if (exit.exitCode === 0) {
+      const report = await readRunReport(this.#o.store, job.runId, signal);
+      if (report === undefined) throw new RetryableJobError('the job exited 0 but wrote no run report', { ...details, logTail });
+      if (report.status !== 'succeeded')
+        throw new RetryableJobError(`the job exited 0 but its report says ${report.status}`, { ...details, logTail });
+      return report;
+    }
+    const reason = jobReason(logTail) ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`);
+    if (exit.exitCode === PERMANENT_EXIT_CODE) throw new PermanentJobError(reason, { ...details, logTail });
+    throw new RetryableJobError(reason, { ...details, logTail });
+  }
+
+  async close(): Promise<void> {
+    for (const pid of this.#running) signalProcessGroup(pid, 'SIGKILL');
+    this.#running.clear();
+  }
+}
+
+/** The job's own one-line reason (`pipeline: permanent: ...`), else the last error-looking line. */
+export function jobReason(logTail: string): string | undefined {
+  const lines = logTail
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const own = lines.findLast((l) => l.startsWith('pipeline: '));
+  if (own !== undefined) return own.replace(/^pipeline: (permanent|retryable): /u, '');
+  return lines.findLast((l) => /error|exception/iu.test(l));
+}
+
+/** The last lines of a (possibly large) log, reading only its end. */
+export async function readTail(file: string, bytes = 16_384, maxLines = 40): Promise<string> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - bytes);
+    const buffer = Buffer.alloc(size - start);
+    await handle.read(buffer, 0, buffer.length, start);
+    return buffer.toString('utf8').split('\n').slice(-maxLines).join('\n');
+  } finally {
+    await handle.close();
+  }
+}

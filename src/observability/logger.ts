@@ -1,0 +1,43 @@
+import winston from 'winston';
+import type { LogLevel } from '../config/config.js';
+
+export type LogFormat = 'json' | 'pretty';
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  /** @default json when the stream is not a terminal */
+  readonly format?: LogFormat;
+  readonly stream?: NodeJS.WritableStream;
+}
+
+/**
+ * One JSON object per line for machines, short coloured lines for a person at a terminal.
+ * Field names are fixed: time, level, msg, event, key, etag, dataset, runId, engine, durationMs, error.
+ */
+export function createLogger(options: LoggerOptions): winston.Logger {
+  const stream = options.stream ?? process.stderr;
+  const format = options.format ?? ((stream as NodeJS.WriteStream).isTTY ? 'pretty' : 'json');
+  const json = winston.format.combine(
+    winston.format.timestamp(),
+    // Symbol-keyed internals are dropped by JSON.stringify.
+    winston.format.printf(({ timestamp, level, message, ...fields }) =>
+      JSON.stringify({ time: timestamp, level, msg: message, ...fields }),
+    ),
+  );
+  const pretty = winston.format.combine(
+    winston.format.timestamp({ format: 'HH:mm:ss' }),
+    winston.format.colorize({ level: true }),
+    winston.format.printf((info) => {
+      const { timestamp, level, message, event: _e, ...rest } = info as Record<string, unknown> & { level: string; message: string };
+      const extras = Object.entries(rest)
+        .filter(([k, v]) => typeof k === 'string' && v !== undefined && ['key', 'dataset', 'durationMs', 'error'].includes(k))
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+      return `${String(timestamp)} ${level} ${message}${extras.length ? `  ${extras.join(' ')}` : ''}`;
+    }),
+  );
+  return winston.createLogger({
+    level: options.level,
+    format: format === 'json' ? json : pretty,
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}
