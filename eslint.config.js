@@ -19,7 +19,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/environment.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/config/environment.ts', 'test/**/*.{ts,mjs}', 'bench/**/*.{ts,mjs}', 'bin/**/*.js'],
+    languageOptions: { globals: { setInterval: 'readonly', setTimeout: 'readonly', setImmediate: 'readonly' } },
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PermanentError, PreconditionFailedError } from '../errors.js';
+import { PermanentError, PreconditionFailedError, UnsafeKeyError } from '../errors.js';
 import { assertSafeKey, assertSafePrefix, compareKeys } from './keys.js';
 import type { ListOptions, ListPage, ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 
@@ -68,7 +68,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const file = this.#pathOf(key);
+    const file = await this.#pathOf(key);
     let st;
     try {
       st = await stat(file);
@@ -89,7 +89,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
-    const file = this.#pathOf(key);
+    const file = await this.#pathOf(key);
     try {
       const body = await readFile(file);
       return { body, etag: md5Etag(body) };
@@ -100,7 +100,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<{ etag: string }> {
-    const file = this.#pathOf(key);
+    const file = await this.#pathOf(key);
     options.signal?.throwIfAborted();
     const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     if (key.endsWith('/')) {
@@ -125,19 +125,30 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    const file = this.#pathOf(key);
+    const file = await this.#pathOf(key);
     await rm(file, { force: true });
     this.#etagCache.delete(file);
   }
 
-  #pathOf(key: string): string {
+  /**
+   * The file of a key. assertSafeKey refuses every textual way out of the root; a symbolic link
+   * inside the lake could still lead out, so the nearest existing ancestor is resolved and checked.
+   */
+  async #pathOf(key: string): Promise<string> {
     assertSafeKey(key);
     const file = path.resolve(this.root, ...key.split('/').filter((s) => s !== ''));
-    // Belt and braces: assertSafeKey already refuses every way out of the root.
-    if (file !== this.root && !file.startsWith(this.root + path.sep)) {
-      throw new PermanentError(`key ${JSON.stringify(key)} resolves outside the lake root ${this.root}`);
+    const rootReal = await realpath(this.root).catch(() => this.root);
+    for (let p = file; ; p = path.dirname(p)) {
+      const real = await realpath(p).catch(() => undefined);
+      if (real !== undefined) {
+        const rel = path.relative(rootReal, real);
+        if (rel.startsWith('..') || path.isAbsolute(rel)) {
+          throw new UnsafeKeyError(`key ${JSON.stringify(key)} resolves outside the lake root ${this.root} (through a symbolic link)`);
+        }
+        return file;
+      }
+      if (p === path.dirname(p)) return file;
     }
-    return file;
   }
 
   async #atomicWrite(key: string, file: string, data: Buffer): Promise<void> {

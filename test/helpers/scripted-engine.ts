@@ -1,0 +1,79 @@
+import type { JobRequest, SparkEngine } from '../../src/engines/engine.js';
+import { PermanentJobError, RetryableJobError } from '../../src/engines/job-errors.js';
+import type { RunReport } from '../../src/engines/run-report.js';
+
+type Behaviour = 'succeed' | 'permanent' | 'retryable' | 'hold';
+
+/**
+ * An engine for controller tests: it runs no Spark, records what it was asked, and does what the
+ * test scripts per key. 'hold' keeps a job running until the test releases it (or the signal aborts).
+ */
+export class ScriptedEngine implements SparkEngine {
+  readonly name = 'local' as const;
+  readonly submitted: JobRequest[] = [];
+  readonly running = new Set<string>();
+  maxRunning = 0;
+  readonly #behaviour = new Map<string, Behaviour>();
+  readonly #releases = new Map<string, () => void>();
+  readonly #startedWaiters: Array<{ count: number; resolve: () => void }> = [];
+
+  script(key: string, behaviour: Behaviour): this {
+    this.#behaviour.set(key, behaviour);
+    return this;
+  }
+
+  /** Resolves once `count` jobs in all have started. */
+  started(count: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#startedWaiters.push({ count, resolve });
+      this.#notify();
+    });
+  }
+
+  release(key: string): void {
+    this.#releases.get(key)?.();
+  }
+
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+    this.submitted.push(job);
+    this.running.add(job.key);
+    this.maxRunning = Math.max(this.maxRunning, this.running.size);
+    this.#notify();
+    try {
+      const behaviour = this.#behaviour.get(job.key) ?? 'succeed';
+      if (behaviour === 'hold') {
+        await new Promise<void>((resolve, reject) => {
+          this.#releases.set(job.key, resolve);
+          signal?.addEventListener('abort', () => reject(new RetryableJobError('stopped', { runId: job.runId })), { once: true });
+        });
+      }
+      if (behaviour === 'permanent') throw new PermanentJobError('not a Parquet file', { runId: job.runId, exitCode: 2 });
+      if (behaviour === 'retryable') throw new RetryableJobError('executor lost', { runId: job.runId, exitCode: 1 });
+      return {
+        runId: job.runId,
+        key: job.key,
+        etag: job.etag,
+        dataset: job.dataset,
+        status: 'succeeded',
+        rows: { read: 3, cleaned: 2, quarantined: 1, curated: 2 },
+        outputs: { cleaned: `file:///lake/cleaned/${job.dataset}` },
+        startedAt: '2026-11-28T00:00:00Z',
+        finishedAt: '2026-11-28T00:00:01Z',
+        sparkVersion: '4.0.5',
+      };
+    } finally {
+      this.running.delete(job.key);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  #notify(): void {
+    for (const w of [...this.#startedWaiters]) {
+      if (this.submitted.length >= w.count) {
+        this.#startedWaiters.splice(this.#startedWaiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
+import { parseLake, sparkLakeUri } from '../../src/config/lake-location.js';
+import { ConfigError } from '../../src/errors.js';
+
+const cwd = '/work/project';
+const load = (env: Record<string, string>) => loadConfig(env, { cwd });
+const problem = (env: Record<string, string>): string => {
+  try {
+    load(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('configuration', () => {
+  it('has the original defaults', () => {
+    const config = load({ LAKE: './lake' });
+    expect(config.lake).toEqual({ kind: 'local', root: '/work/project/lake' });
+    expect(config.pollIntervalMs).toBe(60_000);
+    expect(config.engine).toBe('local');
+    expect(config.sparkMaster).toBe('local[*]');
+    expect(config.candidateGlob).toBe('**/*.parquet');
+  });
+
+  it('reads every setting', () => {
+    const config = load({
+      LAKE: 'file:///data/my%20lake',
+      POLL_INTERVAL_SECONDS: '5',
+      MAX_CONCURRENT_JOBS: '3',
+      JOB_TIMEOUT_SECONDS: '120',
+      SPARK_MASTER: 'local[2]',
+      SPARK_SUBMIT: 'tools/spark-submit',
+      DATASETS_DIR: 'specs',
+      LOG_LEVEL: 'DEBUG',
+    });
+    expect(config).toMatchObject({
+      lake: { kind: 'local', root: '/data/my lake' },
+      pollIntervalMs: 5000,
+      maxConcurrentJobs: 3,
+      jobTimeoutMs: 120_000,
+      sparkMaster: 'local[2]',
+      sparkSubmit: '/work/project/tools/spark-submit',
+      datasetsDir: '/work/project/specs',
+      logLevel: 'debug',
+    });
+  });
+
+  it('names the variable, the problem and the fix for a bad value', () => {
+    expect(problem({ LAKE: './lake', POLL_INTERVAL_SECONDS: 'soon' })).toMatch(
+      /POLL_INTERVAL_SECONDS="soon" is not a whole number of seconds.*default 60/u,
+    );
+    expect(problem({ LAKE: './lake', ENGINE: 'hadoop' })).toMatch(/ENGINE="hadoop" is not an engine.*local/u);
+    expect(problem({ LAKE: './lake', SPARK_MASTER: 'local[x' })).toMatch(/SPARK_MASTER/u);
+    expect(problem({ LAKE: './lake', CANDIDATE_GLOB: '{a,b' })).toMatch(/CANDIDATE_GLOB.*unclosed/u);
+    expect(problem({})).toMatch(/No lake is set.*LAKE=\.\/lake/u);
+  });
+
+  it('reports every problem at once', () => {
+    const message = problem({ LAKE: './lake', POLL_INTERVAL_SECONDS: '-1', MAX_CONCURRENT_JOBS: 'many' });
+    expect(message).toMatch(/POLL_INTERVAL_SECONDS/u);
+    expect(message).toMatch(/MAX_CONCURRENT_JOBS/u);
+  });
+
+  it('never prints a secret', () => {
+    const message = problem({ LAKE: './lake', SECRET_KEY: 'wJalrXUtnFEMI/K7MDENG', POLL_INTERVAL_SECONDS: 'x' });
+    expect(message).toMatch(/SECRET_KEY is set but ACCESS_KEY is not/u);
+    expect(message).not.toContain('wJalrXUtnFEMI');
+    const config = load({ LAKE: './lake', ACCESS_KEY: 'AKIAEXAMPLE', SECRET_KEY: 'wJalrXUtnFEMI/K7MDENG' });
+    expect(JSON.stringify(config.childEnv)).not.toContain('wJalrXUtnFEMI');
+  });
+
+  it('keeps BUCKET_NAME meaning s3://$BUCKET_NAME, and says S3 is not in this build', () => {
+    expect(parseLake('s3://my-bucket/some/prefix', cwd)).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: 'some/prefix/' });
+    expect(problem({ BUCKET_NAME: 'my-bucket' })).toMatch(/BUCKET_NAME="my-bucket".*S3/u);
+    expect(problem({ BUCKET_NAME: 'Bad_Bucket' })).toMatch(/not a valid S3 bucket name/u);
+  });
+
+  it('gives Spark the lake as a file: URI without percent-encoding', () => {
+    expect(sparkLakeUri({ kind: 'local', root: '/data/my lake' })).toBe('file:///data/my lake');
+  });
+});

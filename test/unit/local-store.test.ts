@@ -1,0 +1,40 @@
+import { readdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { UnsafeKeyError } from '../../src/errors.js';
+import { LOCAL_STORE_WORK_DIR, LocalObjectStore } from '../../src/storage/local-store.js';
+import { objectStoreConformance } from '../helpers/object-store-conformance.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+objectStoreConformance('local folder', async () => new LocalObjectStore(await tempDir()));
+
+describe('LocalObjectStore specifics', () => {
+  it('writes through a temp file and leaves no temp files behind or in listings', async () => {
+    const root = await tempDir();
+    const store = new LocalObjectStore(root);
+    await store.put('metadata/processed_files.json', '{}', { ifNoneMatch: '*' });
+    expect(await readdir(path.join(root, LOCAL_STORE_WORK_DIR))).toEqual([]);
+    expect((await store.listPage('')).objects.map((o) => o.key)).toEqual(['metadata/processed_files.json']);
+  });
+
+  it('sees files written by other programs, with their content ETag', async () => {
+    const root = await tempDir();
+    const store = new LocalObjectStore(root);
+    await store.put('raw/x.parquet', 'v1');
+    await writeFile(path.join(root, 'raw', 'x.parquet'), 'v2 is longer');
+    expect((await store.head('raw/x.parquet'))?.etag).toBe((await store.get('raw/x.parquet'))?.etag);
+    expect((await store.head('raw/x.parquet'))?.size).toBe('v2 is longer'.length);
+  });
+
+  it('does not follow symbolic links out of the lake', async () => {
+    const root = await tempDir();
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'secret.parquet'), 'secret');
+    const store = new LocalObjectStore(root);
+    await store.put('raw/ok.parquet', 'ok');
+    await symlink(outside, path.join(root, 'raw', 'link'));
+    expect((await store.listPage('raw/')).objects.map((o) => o.key)).toEqual(['raw/ok.parquet']);
+    await expect(store.get('raw/link/secret.parquet')).rejects.toBeInstanceOf(UnsafeKeyError);
+    await expect(store.put('raw/link/new.parquet', 'x')).rejects.toBeInstanceOf(UnsafeKeyError);
+  });
+});
