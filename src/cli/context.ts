@@ -18,8 +18,7 @@ export function configFrom(ctx: CommandContext, overrides: Record<string, string
 }
 
 export function loggerFor(ctx: CommandContext, config: Config): winston.Logger {
-  const format = ctx.env['LOG_FORMAT'] === 'json' || ctx.env['LOG_FORMAT'] === 'pretty' ? ctx.env['LOG_FORMAT'] : undefined;
-  return createLogger({ level: config.logLevel, stream: ctx.stderr, ...(format ? { format } : {}) });
+  return createLogger({ level: config.logLevel, stream: ctx.stderr, ...(config.logFormat ? { format: config.logFormat } : {}) });
 }
 
 export function defaultContext(args: readonly string[]): CommandContext {

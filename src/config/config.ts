@@ -33,6 +33,8 @@ export interface Config {
   readonly datasetsDir?: string;
   /** @default info */
   readonly logLevel: LogLevel;
+  /** undefined: json unless stderr is a terminal. */
+  readonly logFormat?: 'json' | 'pretty';
   /** Which keys under raw/ are candidates. @default `**\/*.parquet` */
   readonly candidateGlob: string;
   /** Where each run's driver output goes. @default ./logs/runs */
@@ -64,6 +66,8 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'CANDIDATE_GLOB', default: '**/*.parquet', meaning: 'Which keys below raw/ are candidates (case-insensitive)' },
   { name: 'RUN_LOG_DIR', default: './logs/runs', meaning: 'Per-run Spark driver logs' },
   { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
+  { name: 'LOG_FORMAT', default: 'json unless a terminal', meaning: '`json` or `pretty`' },
+  { name: 'PYTHON', default: 'python3', meaning: 'The Python that `setup` makes .venv with' },
 ];
 
 /**
@@ -129,6 +133,10 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     problems.push(`LOG_LEVEL=${shown('LOG_LEVEL')} is not a level; use one of ${LOG_LEVELS.join(', ')}.`);
   }
+  const logFormat = value('LOG_FORMAT')?.toLowerCase();
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+    problems.push(`LOG_FORMAT=${shown('LOG_FORMAT')} is not a format; use json or pretty, or unset it.`);
+  }
   const candidateGlob = value('CANDIDATE_GLOB') ?? DEFAULT_CANDIDATE_GLOB;
   try {
     globToRegExp(candidateGlob);
@@ -172,6 +180,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     shutdownGraceMs: shutdownGraceSeconds * 1000,
     ...(datasetsDir !== undefined ? { datasetsDir } : {}),
     logLevel: logLevel as LogLevel,
+    ...(logFormat === 'json' || logFormat === 'pretty' ? { logFormat } : {}),
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
     childEnv,

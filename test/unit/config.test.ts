@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { SETTINGS, loadConfig } from '../../src/config/config.js';
+import { readEnvironment } from '../../src/config/environment.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { parseLake, sparkLakeUri } from '../../src/config/lake-location.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -80,5 +83,28 @@ describe('configuration', () => {
 
   it('gives Spark the lake as a file: URI without percent-encoding', () => {
     expect(sparkLakeUri({ kind: 'local', root: '/data/my lake' })).toBe('file:///data/my lake');
+  });
+});
+
+describe('the documentation', () => {
+  it('lists every setting in the README configuration table', async () => {
+    const readme = await readFile('README.md', 'utf8');
+    for (const s of SETTINGS) expect(readme, s.name).toContain(`| \`${s.name}\` |`);
+  });
+});
+
+describe('.env', () => {
+  it('fills in what the environment does not set, and a bad value in it is named', async () => {
+    const dir = await tempDir();
+    await writeFile(`${dir}/.env`, 'LAKE=./from-dotenv\nPOLL_INTERVAL_SECONDS=ten\nS3SW_TEST_ONLY=file\n');
+    vi.stubEnv('S3SW_TEST_ONLY', 'environment');
+    try {
+      const env = readEnvironment(dir);
+      expect(env['S3SW_TEST_ONLY']).toBe('environment');
+      expect(() => loadConfig(env, { cwd: dir })).toThrow(/POLL_INTERVAL_SECONDS="ten"/u);
+      expect(loadConfig({ ...env, POLL_INTERVAL_SECONDS: '10' }, { cwd: dir }).lake).toEqual({ kind: 'local', root: `${dir}/from-dotenv` });
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
