@@ -1,0 +1,364 @@
+"""The whole job in-process through `pipeline.main` on `file://` lakes."""
+
+import json
+import os
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import rows_of
+
+import pipeline
+from watcher_job.errors import PermanentJobError
+from watcher_job.job import JobArgs, run_job
+
+KEY = "raw/sales/2024/orders.parquet"
+SPEC = {
+    "columns": {"order_id": "bigint", "amount": "decimal(10,2)", "order_ts": "timestamp"},
+    "required": ["order_ts"],
+    "rules": [{"name": "amount_non_negative", "expr": "amount >= 0"}],
+    "keys": ["order_id"],
+    "orderBy": ["order_ts"],
+    "partitionBy": [{"name": "order_date", "expr": "to_date(order_ts)"}],
+}
+
+
+def orders(*rows):
+    ids, amounts, ts = zip(*rows, strict=True) if rows else ((), (), ())
+    return pa.table(
+        {"Order ID": pa.array(ids, pa.string()), "Amount($)": pa.array(amounts, pa.string()),
+         "orderTs": pa.array(ts, pa.string())}
+    )  # fmt: skip
+
+
+def run(lake, key=KEY, etag="e1", run_id="run-1", spec=SPEC, extra=()):
+    argv = ["--lake", lake.uri, "--key", key, "--etag", etag, "--run-id", run_id, *extra]
+    if spec is not None:
+        argv += ["--spec", json.dumps(spec)]
+    return pipeline.main(argv)
+
+
+def report(lake, run_id="run-1"):
+    return json.loads(lake.path(f"metadata/runs/{run_id}.json").read_text())
+
+
+def read(spark, lake, rel):
+    return spark.read.parquet(lake.out(rel))
+
+
+def files_under(folder):
+    return {
+        os.path.relpath(os.path.join(d, f), folder): os.stat(os.path.join(d, f)).st_mtime_ns
+        for d, _, fs in os.walk(folder)
+        for f in fs
+        if not f.startswith((".", "_"))
+    }
+
+
+DIRTY = [
+    (" 1 ", "10.50", "2024-01-01 10:00:00"),
+    ("1", "10.50", "2024-01-01 10:00:00"),  # same as above after trim
+    ("2", "-3", "2024-01-02 00:00:00"),  # rule fails
+    ("x", "1", "2024-01-02 00:00:00"),  # type:order_id
+    ("3", "N/A", None),  # required:order_ts, rule on null amount
+    (None, None, None),  # all null: dropped
+    ("4", "7", "2024-01-02 09:00:00"),
+    ("4", "8", "2024-01-02 11:00:00"),  # latest for key 4
+]
+
+
+def test_success_report_counts_and_outputs(spark, lake, capsys):
+    lake.put_table(KEY, orders(*DIRTY))
+    assert run(lake) == 0
+    rep = report(lake)
+    assert rep["status"] == "succeeded"
+    assert rep["rows"] == {"read": 8, "cleaned": 6, "quarantined": 3, "curated": 2}
+    assert (rep["runId"], rep["key"], rep["etag"], rep["dataset"]) == ("run-1", KEY, "e1", "sales")
+    assert rep["outputs"] == {
+        "cleaned": lake.out("cleaned/sales/2024/orders"),
+        "quarantine": lake.out("quarantine/sales/2024/orders"),
+        "curated": lake.out("curated/sales"),
+    }
+    assert rep["sparkVersion"] == spark.version
+    for field in ("startedAt", "finishedAt"):
+        assert rep[field].endswith("Z")
+        datetime.fromisoformat(rep[field].replace("Z", "+00:00"))
+    assert "error" not in rep
+
+    cleaned = read(spark, lake, "cleaned/sales/2024/orders")
+    assert cleaned.count() == 3
+    assert cleaned.schema["order_id"].dataType.simpleString() == "bigint"
+    quarantine = {r.order_id: r._errors for r in read(spark, lake, "quarantine/sales/2024/orders").collect()}
+    assert quarantine == {"2": ["amount_non_negative"], "x": ["type:order_id"],
+                          "3": ["required:order_ts", "amount_non_negative"]}  # fmt: skip
+    curated = read(spark, lake, "curated/sales")
+    assert {(r.order_id, str(r.amount), str(r.order_date)) for r in curated.collect()} == {
+        (1, "10.50", "2024-01-01"),
+        (4, "8.00", "2024-01-02"),
+    }
+    assert sorted(p.name for p in lake.path("curated/sales").iterdir() if not p.name.startswith(("_", "."))) == [
+        "order_date=2024-01-01",
+        "order_date=2024-01-02",
+    ]
+    # nothing written under raw/ besides the input
+    assert [p.name for p in lake.path("raw/sales/2024").iterdir()] == ["orders.parquet"]
+    assert capsys.readouterr().err == ""
+
+
+def test_reprocessing_the_same_version_is_idempotent(spark, lake):
+    lake.put_table(KEY, orders(*DIRTY))
+    lake.put_table("raw/sales/other.parquet", orders(("9", "1", "2024-01-05 00:00:00")))
+    assert run(lake, key="raw/sales/other.parquet", run_id="other") == 0
+    assert run(lake) == 0
+    before = {z: rows_of(read(spark, lake, z)) for z in ("cleaned/sales/2024/orders", "quarantine/sales/2024/orders",
+                                                          "curated/sales")}  # fmt: skip
+    assert run(lake, run_id="run-2") == 0
+    after = {z: rows_of(read(spark, lake, z)) for z in before}
+    assert after == before
+    assert report(lake, "run-2")["rows"] == report(lake)["rows"]
+
+
+def test_new_etag_replaces_that_keys_rows_only(spark, lake):
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 00:00:00"), ("2", "2", "2024-01-03 00:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("5", "5", "2024-01-01 00:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", etag="a1", run_id="a1") == 0
+    assert run(lake, key="raw/sales/b.parquet", etag="b1", run_id="b1") == 0
+    # the new version of a.parquet no longer has order 2 (its 2024-01-03 partition empties out)
+    lake.put_table(
+        "raw/sales/a.parquet", orders(("1", "100", "2024-01-01 00:00:00"), ("3", "3", "2024-01-02 00:00:00"))
+    )
+    assert run(lake, key="raw/sales/a.parquet", etag="a2", run_id="a2") == 0
+    curated = read(spark, lake, "curated/sales")
+    got = {(r.order_id, int(r.amount), r._source_etag) for r in curated.collect()}
+    assert got == {(1, 100, "a2"), (3, 3, "a2"), (5, 5, "b1")}
+
+
+def test_only_affected_partitions_are_rewritten(spark, lake):
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 00:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("2", "2", "2024-01-02 00:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", run_id="a") == 0
+    untouched = files_under(lake.path("curated/sales/order_date=2024-01-01"))
+    assert untouched
+    assert run(lake, key="raw/sales/b.parquet", run_id="b") == 0
+    assert files_under(lake.path("curated/sales/order_date=2024-01-01")) == untouched
+    assert read(spark, lake, "curated/sales").count() == 2
+
+
+def test_keys_latest_wins_across_files(spark, lake):
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 10:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("1", "2", "2024-01-01 09:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", run_id="a") == 0
+    assert run(lake, key="raw/sales/b.parquet", run_id="b") == 0  # older order_ts: loses
+    rows = read(spark, lake, "curated/sales").collect()
+    assert [(r.order_id, int(r.amount)) for r in rows] == [(1, 1)]
+    assert report(lake, "b")["rows"]["curated"] == 1
+
+
+def test_a_key_that_moves_partition_leaves_its_old_one(spark, lake):
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 10:00:00"), ("2", "2", "2024-01-01 11:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("1", "5", "2024-01-02 09:00:00"), ("3", "3", "2023-12-31 09:00:00")))
+    lake.put_table("raw/sales/c.parquet", orders(("3", "4", "2024-01-03 09:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", run_id="a") == 0
+    assert run(lake, key="raw/sales/b.parquet", run_id="b") == 0  # key 1 moves from 01-01 to 01-02
+    assert run(lake, key="raw/sales/c.parquet", run_id="c") == 0  # key 3 alone in 12-31 moves to 01-03
+    rows = read(spark, lake, "curated/sales").collect()
+    assert sorted((r.order_id, int(r.amount), str(r.order_date)) for r in rows) == [
+        (1, 5, "2024-01-02"),
+        (2, 2, "2024-01-01"),
+        (3, 4, "2024-01-03"),
+    ]
+
+
+def test_an_older_row_in_another_partition_loses(spark, lake):
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-02 10:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("1", "9", "2024-01-01 10:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", run_id="a") == 0
+    assert run(lake, key="raw/sales/b.parquet", run_id="b") == 0
+    rows = read(spark, lake, "curated/sales").collect()
+    assert [(r.order_id, int(r.amount), str(r.order_date)) for r in rows] == [(1, 1, "2024-01-02")]
+
+
+def test_no_keys_drops_duplicates_across_files(spark, lake):
+    spec = {"columns": {"n": "int"}}
+    lake.put_table("raw/plain/a.parquet", {"n": ["1", "2"]})
+    lake.put_table("raw/plain/b.parquet", {"n": ["2", "3"]})
+    assert run(lake, key="raw/plain/a.parquet", run_id="a", spec=spec) == 0
+    assert run(lake, key="raw/plain/b.parquet", run_id="b", spec=spec) == 0
+    assert sorted(r.n for r in read(spark, lake, "curated/plain").collect()) == [1, 2, 3]
+
+
+def test_schema_widening(spark, lake):
+    lake.put_table("raw/w/a.parquet", {"id": [1, 2]})
+    lake.put_table("raw/w/b.parquet", {"id": [3], "extra": ["x"]})
+    assert run(lake, key="raw/w/a.parquet", run_id="a", spec=None) == 0
+    assert run(lake, key="raw/w/b.parquet", run_id="b", spec=None) == 0
+    got = {(r.id, r.extra) for r in read(spark, lake, "curated/w").collect()}
+    assert got == {(1, None), (2, None), (3, "x")}
+
+
+def test_widening_with_partitions_keeps_new_column_visible(spark, lake):
+    spec = {"partitionBy": [{"name": "p", "expr": "id % 2"}]}
+    lake.put_table("raw/w/a.parquet", {"id": [1, 2]})
+    lake.put_table("raw/w/b.parquet", {"id": [3], "extra": ["x"]})
+    assert run(lake, key="raw/w/a.parquet", run_id="a", spec=spec) == 0
+    assert run(lake, key="raw/w/b.parquet", run_id="b", spec=spec) == 0
+    got = {(r.id, r.extra) for r in spark.read.option("mergeSchema", "true").parquet(lake.out("curated/w")).collect()}
+    assert got == {(1, None), (2, None), (3, "x")}
+
+
+def test_type_conflict_is_permanent_naming_column_and_types(spark, lake, capsys):
+    lake.put_table("raw/t/a.parquet", {"id": [1], "v": [1]})
+    lake.put_table("raw/t/b.parquet", {"id": [2], "v": ["text"]})
+    assert run(lake, key="raw/t/a.parquet", run_id="a", spec=None) == 0
+    assert run(lake, key="raw/t/b.parquet", run_id="b", spec=None) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("pipeline: permanent: ")
+    assert "'v'" in last and "bigint" in last and "string" in last
+    err = report(lake, "b")["error"]
+    assert err["kind"] == "permanent" and err["type"] == "CuratedTypeConflict"
+    assert report(lake, "b")["status"] == "failed"
+
+
+def _assert_permanent(lake, capsys, run_id, *, marker=None):
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert err_lines[-1].startswith("pipeline: permanent: "), err_lines[-1]
+    if marker:
+        assert marker in err_lines[-1]
+    assert not any(line.startswith("Traceback") for line in err_lines)
+    rep = report(lake, run_id)
+    assert rep["status"] == "failed" and rep["error"]["kind"] == "permanent"
+    return rep
+
+
+def test_text_file_named_parquet_is_permanent(spark, lake, capsys):
+    lake.put_bytes("raw/bad/text.parquet", b"id,name\n1,a\n")
+    assert run(lake, key="raw/bad/text.parquet", spec=None) == 2
+    rep = _assert_permanent(lake, capsys, "run-1")
+    assert rep["error"]["type"] == "UnreadableInputError"
+    assert not lake.path("cleaned").exists()
+
+
+def test_truncated_parquet_is_permanent(spark, lake, capsys, tmp_path):
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(pa.table({"id": list(range(1000)), "s": [f"v{i}" for i in range(1000)]}), whole)
+    data = whole.read_bytes()
+    lake.put_bytes("raw/bad/cut.parquet", data[: len(data) // 2])
+    assert run(lake, key="raw/bad/cut.parquet", spec=None) == 2
+    _assert_permanent(lake, capsys, "run-1")
+
+
+def test_corrupt_data_page_is_permanent(spark, lake, capsys, tmp_path):
+    whole = tmp_path / "whole.parquet"
+    table = pa.table({"s": [f"value-{i}" * 5 for i in range(5000)]})
+    pq.write_table(table, whole, compression="snappy", use_dictionary=False)
+    data = bytearray(whole.read_bytes())
+    data[100:3000] = b"\xab" * 2900  # the footer stays valid: only reading the data finds it
+    lake.put_bytes("raw/bad/page.parquet", bytes(data))
+    assert run(lake, key="raw/bad/page.parquet", spec=None) == 2
+    _assert_permanent(lake, capsys, "run-1")
+
+
+def test_zero_byte_file_is_permanent(spark, lake, capsys):
+    lake.put_bytes("raw/bad/empty.parquet", b"")
+    assert run(lake, key="raw/bad/empty.parquet", spec=None) == 2
+    _assert_permanent(lake, capsys, "run-1")
+
+
+def test_missing_object_is_permanent(spark, lake, capsys):
+    assert run(lake, key="raw/bad/gone.parquet", spec=None) == 2
+    assert report(lake)["error"]["type"] == "InputNotFound"
+
+
+def test_zero_row_parquet_succeeds_with_zero_counts(spark, lake):
+    lake.put_table("raw/sales/none.parquet", orders())
+    assert run(lake, key="raw/sales/none.parquet") == 0
+    assert report(lake)["rows"] == {"read": 0, "cleaned": 0, "quarantined": 0, "curated": 0}
+    assert read(spark, lake, "cleaned/sales/none").count() == 0
+    quarantine = read(spark, lake, "quarantine/sales/none")
+    assert quarantine.count() == 0 and "_errors" in quarantine.columns
+
+
+def test_reprocess_replaces_an_older_quarantine(spark, lake):
+    lake.put_table("raw/q/a.parquet", {"n": ["x"]})
+    assert run(lake, key="raw/q/a.parquet", spec={"columns": {"n": "int"}}) == 0
+    assert read(spark, lake, "quarantine/q/a").count() == 1
+    lake.put_table("raw/q/a.parquet", {"n": ["1"]})
+    assert run(lake, key="raw/q/a.parquet", etag="e2", spec={"columns": {"n": "int"}}) == 0
+    assert read(spark, lake, "quarantine/q/a").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "spec", "marker"),
+    [
+        ("cleaned/sales/a.parquet", None, "not under raw/"),
+        ("raw/../a.parquet", None, "'..'"),
+        (KEY, {"columns": {"order_id": "notatype"}}, "spec.columns.order_id"),
+        (KEY, {"rules": [{"name": "bad_rule", "expr": "amount >>> 0"}]}, "bad_rule"),
+        (KEY, {"columns": {"missing_col": "int"}}, "missing_col"),
+        (KEY, {"orderBy": ["order_ts"]}, "spec.orderBy"),
+    ],
+)
+def test_invalid_key_or_spec_is_permanent(spark, lake, capsys, key, spec, marker):
+    lake.put_table(KEY, orders(*DIRTY))
+    assert run(lake, key=key, spec=spec) == 2
+    _assert_permanent(lake, capsys, "run-1", marker=marker)
+
+
+def test_bad_arguments_exit_2_without_spark_work(lake, capsys):
+    assert pipeline.main(["--lake", lake.uri, "--key", KEY]) == 2
+    assert capsys.readouterr().err.strip().startswith("pipeline: permanent: ")
+    assert pipeline.main(["--lake", "http://nope", "--key", KEY, "--etag", "e", "--run-id", "r"]) == 2
+
+
+def test_run_job_raises_typed_errors_and_keeps_the_session(spark, lake):
+    with pytest.raises(PermanentJobError) as info:
+        run_job(spark, JobArgs(lake=lake.uri, key="raw/nothing/here.parquet", etag="e", run_id="r"))
+    assert info.value.report["status"] == "failed"
+    assert spark.range(1).count() == 1  # session still usable
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+
+
+def test_custom_report_uri_and_key_directly_under_raw(spark, lake):
+    lake.put_table("raw/x.parquet", {"A": [1]})
+    target = lake.path("elsewhere/report.json")
+    assert run(lake, key="raw/x.parquet", spec=None, extra=["--report", f"file://{target}"]) == 0
+    rep = json.loads(target.read_text())
+    assert rep["dataset"] == "default"
+    assert rep["outputs"]["cleaned"] == lake.out("cleaned/default/x")
+    assert read(spark, lake, "curated/default").collect()[0].a == 1
+
+
+def test_nested_columns_reach_curated_and_glob_chars_in_key(spark, lake):
+    table = pa.table(
+        {
+            "id": [1, 1],
+            "tags": [["a"], ["a"]],
+            "attrs": pa.array([[("k", "v")], [("k", "v")]], pa.map_(pa.string(), pa.string())),
+        }
+    )
+    lake.put_table("raw/nested/a[1] b.parquet", table)
+    assert run(lake, key="raw/nested/a[1] b.parquet", spec=None) == 0
+    assert report(lake)["rows"] == {"read": 2, "cleaned": 1, "quarantined": 0, "curated": 1}
+    assert read(spark, lake, "curated/nested").collect()[0].attrs == {"k": "v"}
+
+
+def test_unexpected_error_is_retryable_with_traceback(spark, lake, capsys, monkeypatch):
+    import watcher_job.job as job_module
+
+    def boom(*args, **kwargs):
+        raise ValueError("simulated bug")
+
+    monkeypatch.setattr(job_module, "merge_into_curated", boom)
+    lake.put_table(KEY, orders(*DIRTY))
+    assert run(lake) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("Traceback") and "simulated bug" in "\n".join(err)
+    assert err[-1] == "pipeline: retryable: unexpected ValueError: simulated bug"
+    rep = report(lake)
+    assert rep["status"] == "failed" and rep["error"] == {
+        "kind": "retryable",
+        "type": "Unexpected",
+        "message": "unexpected ValueError: simulated bug",
+    }
+    assert rep["rows"]["read"] == 8

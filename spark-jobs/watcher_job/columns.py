@@ -1,0 +1,52 @@
+"""Small column helpers shared by the transforms (DataFrame API only)."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType
+
+SOURCE_KEY = "_source_key"
+SOURCE_ETAG = "_source_etag"
+INGESTED_AT = "_ingested_at"
+LINEAGE_COLUMNS = (SOURCE_KEY, SOURCE_ETAG, INGESTED_AT)
+ERRORS = "_errors"
+
+
+def quote(name: str) -> str:
+    """Backtick-quote a column name for SQL expressions and `F.col` (dots, spaces, backticks)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def col(name: str) -> Column:
+    """A reference to the top-level column `name`, whatever characters it holds."""
+    return F.col(quote(name))
+
+
+def data_columns(df: DataFrame) -> list[str]:
+    """Every column except the lineage and `_errors` columns."""
+    skip = {*LINEAGE_COLUMNS, ERRORS}
+    return [c for c in df.columns if c not in skip]
+
+
+def contains_map(dtype: DataType) -> bool:
+    """Map types cannot be grouped, hashed or compared by Spark; they need a stand-in."""
+    if isinstance(dtype, MapType):
+        return True
+    if isinstance(dtype, ArrayType):
+        return contains_map(dtype.elementType)
+    if isinstance(dtype, StructType):
+        return any(contains_map(f.dataType) for f in dtype.fields)
+    return False
+
+
+def comparable(df: DataFrame, name: str) -> Column:
+    """The column itself, or its JSON text when it holds a map (so it can be grouped/hashed)."""
+    if contains_map(df.schema[name].dataType):
+        return F.to_json(col(name))
+    return col(name)
+
+
+def row_hash(df: DataFrame, names: list[str]) -> Column:
+    """A deterministic 64-bit hash of the given columns, usable as a last tie-breaker."""
+    return F.xxhash64(*[comparable(df, n) for n in names]) if names else F.lit(0).cast("bigint")

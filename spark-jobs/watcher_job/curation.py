@@ -1,0 +1,117 @@
+"""Curation transforms: partition columns, deduplication and the schema check.
+
+Pure `DataFrame -> DataFrame` functions (plus one pure schema check); the I/O of the merge is
+in `merge.py`.
+
+Which row wins (deterministic, so reprocessing gives the same table):
+- with `keys`: one row per key; order by every `orderBy` column descending (nulls lowest), then
+  `_ingested_at` descending (the more recently modified raw file wins), then `_source_key`,
+  `_source_etag` descending, then a hash of the whole row;
+- without `keys`: rows equal on every data column (lineage ignored) are duplicates; the one
+  kept is chosen by the same lineage order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from watcher_job.columns import INGESTED_AT, LINEAGE_COLUMNS, SOURCE_ETAG, SOURCE_KEY, col, comparable, row_hash
+from watcher_job.errors import CuratedConflictError
+from watcher_job.spec import NamedExpr
+
+Transform = Callable[[DataFrame], DataFrame]
+_RANK = "__rank"
+
+
+def add_partition_columns(partitions: Sequence[NamedExpr]) -> Transform:
+    """Add (or replace) one column per `partitionBy` entry, computed from its expression."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        out = df
+        for part in partitions:
+            value = F.expr(part.expr).alias(part.name)
+            if part.name in out.columns:
+                out = out.select(*[value if c == part.name else col(c) for c in out.columns])
+            else:
+                out = out.select("*", value)
+        return out
+
+    return transform
+
+
+def _lineage_order() -> list:
+    return [
+        col(INGESTED_AT).desc_nulls_last(),
+        col(SOURCE_KEY).desc_nulls_last(),
+        col(SOURCE_ETAG).desc_nulls_last(),
+    ]
+
+
+def _keep_first(df: DataFrame, partition_cols: list, order_cols: list) -> DataFrame:
+    window = Window.partitionBy(*partition_cols).orderBy(*order_cols)
+    ranked = df.select("*", F.row_number().over(window).alias(_RANK))
+    return ranked.filter(F.col(_RANK) == 1).select(*[col(c) for c in df.columns])
+
+
+def latest_per_key(keys: Sequence[str], order_by: Sequence[str] = ()) -> Transform:
+    """Keep one row per key: the greatest `order_by`, ties broken deterministically."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        order = [col(c).desc_nulls_last() for c in order_by]
+        order += _lineage_order()
+        order.append(row_hash(df, df.columns).desc())
+        return _keep_first(df, [comparable(df, k) for k in keys], order)
+
+    return transform
+
+
+def drop_duplicates_ignoring_lineage(df: DataFrame) -> DataFrame:
+    """Keep one row of every group equal on all non-lineage columns."""
+    data = [c for c in df.columns if c not in LINEAGE_COLUMNS]
+    if not data:
+        return df
+    return _keep_first(df, [comparable(df, c) for c in data], _lineage_order())
+
+
+def deduplicate(keys: Sequence[str], order_by: Sequence[str] = ()) -> Transform:
+    """`latest_per_key` with keys, else `drop_duplicates_ignoring_lineage`."""
+    if keys:
+        return latest_per_key(keys, order_by)
+    return drop_duplicates_ignoring_lineage
+
+
+def check_compatible(existing: StructType, new: StructType, *, ignore: Sequence[str] = ()) -> None:
+    """Raise CuratedConflictError when a column has a different type in curated and in the new rows.
+
+    Columns only on one side are fine (curated widens; older rows get null). Nullability is
+    ignored. `ignore` lists partition columns, whose types are taken from the new rows.
+    """
+    skip = {n.lower() for n in ignore}
+    old = {f.name.lower(): f for f in existing.fields}
+    for f in new.fields:
+        other = old.get(f.name.lower())
+        if other is None or f.name.lower() in skip:
+            continue
+        if not _same_type(other.dataType, f.dataType):
+            raise CuratedConflictError(
+                f"column {f.name!r} is {other.dataType.simpleString()} in curated "
+                f"but {f.dataType.simpleString()} in the new rows",
+                type="CuratedTypeConflict",
+            )
+
+
+def _same_type(a, b) -> bool:
+    # simpleString ignores nullability (also of nested fields / elements / values).
+    return a.simpleString() == b.simpleString()
+
+
+def align_columns(df: DataFrame, order: Sequence[str]) -> DataFrame:
+    """Select `order` first (those present), then any other column, lineage last."""
+    present = [c for c in dict.fromkeys(order) if c in df.columns and c not in LINEAGE_COLUMNS]
+    rest = [c for c in df.columns if c not in present and c not in LINEAGE_COLUMNS]
+    lineage = [c for c in LINEAGE_COLUMNS if c in df.columns]
+    return df.select(*[col(c) for c in (*present, *rest, *lineage)])

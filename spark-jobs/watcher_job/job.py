@@ -1,0 +1,251 @@
+"""`run_job`: one raw file version -> cleaned + quarantine + curated + report.
+
+Row counts in the report:
+- read:        rows in the raw file;
+- cleaned:     rows after cleaning (names, trim, null tokens, NaN, all-null and duplicate rows
+               dropped), before the spec checks;  cleaned = passed + quarantined;
+- quarantined: rows that failed at least one spec check (written to quarantine/);
+- curated:     passed rows after deduplication within this file (by keys, or exact), i.e. what
+               this file offered to the curated merge.
+The cleaned/ folder holds the PASSED rows, typed; quarantine/ holds the failed ones.
+
+Session settings (`spark.sql.ansi.enabled=false`, `spark.sql.session.timeZone=UTC`) are set for
+the run and restored afterwards, so a long-lived session can run many jobs.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from watcher_job.cleaning import clean
+from watcher_job.columns import ERRORS
+from watcher_job.curation import add_partition_columns, deduplicate
+from watcher_job.errors import (
+    InvalidArgumentsError,
+    JobError,
+    PermanentJobError,
+    RetryableJobError,
+    UnreadableInputError,
+)
+from watcher_job.lake import RawFile, escape_glob, join_uri, normalize_lake_root, parse_key
+from watcher_job.merge import merge_into_curated
+from watcher_job.report import FAILED, SUCCEEDED, utc_now_iso, write_report
+from watcher_job.sparkio import (
+    NOT_FOUND_MARKERS,
+    SPARK_ERRORS,
+    TRANSIENT_MARKERS,
+    UNREADABLE_MARKERS,
+    has_marker,
+    marked_line,
+    one_line,
+)
+from watcher_job.spec import Spec, check_rows, failed_rows, parse_spec, passed_rows, validate_spec
+
+JOB_CONF = {"spark.sql.ansi.enabled": "false", "spark.sql.session.timeZone": "UTC"}
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    lake: str
+    key: str
+    etag: str
+    run_id: str
+    spec: str | None = None
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    lake: str
+    raw: RawFile
+    spec: Spec
+    outputs: dict[str, str]
+    report_uri: str
+
+
+def _plan(args: JobArgs) -> _Plan:
+    lake = normalize_lake_root(args.lake)
+    run_id = args.run_id
+    if not run_id or "/" in run_id or "\x00" in run_id or run_id in (".", ".."):
+        raise InvalidArgumentsError(f"--run-id must be a non-empty name without '/', got {run_id!r}")
+    if args.report is not None:
+        normalize_lake_root(args.report)  # same scheme rules as the lake
+    raw = parse_key(args.key)
+    return _Plan(
+        lake=lake,
+        raw=raw,
+        spec=parse_spec(args.spec),
+        outputs={
+            "cleaned": join_uri(lake, raw.cleaned),
+            "quarantine": join_uri(lake, raw.quarantine),
+            "curated": join_uri(lake, raw.curated),
+        },
+        report_uri=args.report or join_uri(lake, "metadata", "runs", f"{run_id}.json"),
+    )
+
+
+@contextmanager
+def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
+    previous = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+def _read_raw(spark: SparkSession, uri: str) -> tuple[DataFrame, int, int | None]:
+    """Read the raw file fully (persisted) and its modification time; classify failures.
+
+    Everything that touches the file happens here, so a corrupt footer or data page surfaces
+    as UnreadableInputError rather than later in a write.
+    """
+    try:
+        df = spark.read.parquet(escape_glob(uri))
+        df.schema  # noqa: B018 - reads the footer
+        mtime_rows = df.select(F.expr("unix_micros(_metadata.file_modification_time)")).limit(1).collect()
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        rows = df.count()  # materialises every column of every row group into the cache
+    except SPARK_ERRORS as exc:
+        if has_marker(exc, TRANSIENT_MARKERS):
+            raise RetryableJobError(
+                f"reading {uri} failed: {marked_line(exc, TRANSIENT_MARKERS)}", type="ReadFailed"
+            ) from exc
+        if has_marker(exc, NOT_FOUND_MARKERS):
+            reason = marked_line(exc, NOT_FOUND_MARKERS)
+            raise UnreadableInputError(f"raw object not found: {reason}", type="InputNotFound") from exc
+        if has_marker(exc, UNREADABLE_MARKERS):
+            reason = marked_line(exc, UNREADABLE_MARKERS)
+            raise UnreadableInputError(f"not a readable Parquet file: {reason}") from exc
+        raise RetryableJobError(f"reading {uri} failed: {one_line(exc)}", type="ReadFailed") from exc
+    return df, rows, (mtime_rows[0][0] if mtime_rows else None)
+
+
+def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> None:
+    raw_uri = join_uri(plan.lake, plan.raw.key)
+    spec = plan.spec
+    cached: list[DataFrame] = []
+    try:
+        raw_df, rows_read, mtime = _read_raw(spark, raw_uri)
+        cached.append(raw_df)
+        report["rows"]["read"] = rows_read
+
+        cleaned = raw_df.transform(clean(plan.raw.key, args.etag, mtime, spec.null_tokens))
+        validate_spec(cleaned, spec)
+        checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(checked)
+        counts = checked.groupBy((F.size(ERRORS) > 0).alias("failed")).count().collect()
+        by_state = {bool(r["failed"]): int(r["count"]) for r in counts}
+        report["rows"]["quarantined"] = by_state.get(True, 0)
+        report["rows"]["cleaned"] = by_state.get(True, 0) + by_state.get(False, 0)
+
+        passed = checked.transform(passed_rows)
+        passed.write.mode("overwrite").parquet(plan.outputs["cleaned"])
+        checked.transform(failed_rows).write.mode("overwrite").parquet(plan.outputs["quarantine"])
+
+        contribution = passed.transform(add_partition_columns(spec.partition_by)).transform(
+            deduplicate(spec.keys, spec.order_by)
+        )
+        contribution = contribution.persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(contribution)
+        report["rows"]["curated"] = contribution.count()
+        merge_into_curated(
+            spark,
+            contribution,
+            curated_uri=plan.outputs["curated"],
+            staging_uri=join_uri(plan.lake, plan.raw.staging),
+            key=plan.raw.key,
+            spec=spec,
+        )
+    finally:
+        for df in cached:
+            df.unpersist()
+
+
+def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:
+    try:
+        version = spark.version
+    except Exception:  # noqa: BLE001 - the report must not fail on this
+        version = None
+    return {
+        "runId": args.run_id,
+        "key": args.key,
+        "etag": args.etag,
+        "dataset": None,
+        "status": None,
+        "rows": {"read": None, "cleaned": None, "quarantined": None, "curated": None},
+        "outputs": {"cleaned": None, "quarantine": None, "curated": None},
+        "startedAt": started,
+        "finishedAt": None,
+        "sparkVersion": version,
+    }
+
+
+def run_job(spark: SparkSession, args: JobArgs) -> dict:
+    """Process one file version and write its report; return the report.
+
+    Raises PermanentJobError or RetryableJobError (with `.report` set to the failed report) on
+    failure; any unexpected exception is wrapped in RetryableJobError (its `__cause__`).
+    Never stops the session.
+    """
+    report = _base_report(args, utc_now_iso(), spark)
+    plan: _Plan | None = None
+    try:
+        plan = _plan(args)
+        report["dataset"] = plan.raw.dataset
+        report["outputs"] = dict(plan.outputs)
+        with _session_conf(spark, JOB_CONF):
+            _execute(spark, plan, args, report)
+        report["status"] = SUCCEEDED
+        report["finishedAt"] = utc_now_iso()
+        try:
+            write_report(spark, plan.report_uri, report)
+        except Exception as exc:
+            raise RetryableJobError(f"writing the report failed: {one_line(exc)}", type="ReportWriteFailed") from exc
+        return report
+    except JobError as exc:
+        error = exc
+    except SPARK_ERRORS as exc:
+        error = RetryableJobError(one_line(exc), type=type(exc).__name__)
+        error.__cause__ = exc
+    except Exception as exc:  # noqa: BLE001 - unexpected: keep the traceback for main
+        error = RetryableJobError(f"unexpected {type(exc).__name__}: {one_line(exc)}", type="Unexpected")
+        error.__cause__ = exc
+        error.traceback = traceback.format_exc()
+    report["status"] = FAILED
+    report["finishedAt"] = utc_now_iso()
+    report["error"] = {"kind": error.kind, "type": error.type, "message": error.message}
+    error.report = report
+    report_uri = plan.report_uri if plan is not None else _fallback_report_uri(args)
+    if report_uri is not None and report.get("error", {}).get("type") != "ReportWriteFailed":
+        try:
+            write_report(spark, report_uri, report)
+        except Exception as exc:  # noqa: BLE001 - the job error is what matters
+            error.report_error = one_line(exc)
+    raise error
+
+
+def _fallback_report_uri(args: JobArgs) -> str | None:
+    """Where to put a failed report when the arguments did not all validate."""
+    try:
+        if args.report is not None:
+            return normalize_lake_root(args.report)
+        lake = normalize_lake_root(args.lake)
+    except PermanentJobError:
+        return None
+    run_id = args.run_id
+    if not run_id or "/" in run_id or "\x00" in run_id or run_id in (".", ".."):
+        return None
+    return join_uri(lake, "metadata", "runs", f"{run_id}.json")

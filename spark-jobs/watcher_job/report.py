@@ -1,0 +1,62 @@
+"""The run report: one JSON object per run, read by the controller.
+
+Success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned, quarantined,
+curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt, sparkVersion}.
+Failure: the same with status "failed" and error: {kind, type, message}; rows/outputs hold what
+was known when it failed (rows values may be null).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+
+from pyspark.sql import SparkSession
+
+from watcher_job.lake import local_path
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+
+def utc_now_iso() -> str:
+    """ISO-8601 UTC with milliseconds and a `Z`, e.g. 2024-05-01T10:00:00.123Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, separators=(",", ":"), sort_keys=False)
+
+
+def write_report(spark: SparkSession, uri: str, report: dict) -> None:
+    """Write the report to a `file:` URI atomically, or to `s3://`/`s3a://` through Spark."""
+    path = local_path(uri)
+    if path is not None:
+        _write_local_atomically(path, to_json(report) + "\n")
+        return
+    # No boto3 and no Hadoop FileSystem handle here: the job must run over Spark Connect and
+    # on EMR Serverless with only the DataFrame API, and Spark already holds the S3
+    # credentials. So the report becomes a folder `<uri>/` with one part file holding the one
+    # JSON line; the controller reads either form.
+    df = spark.createDataFrame([(to_json(report),)], "value string")
+    df.coalesce(1).write.mode("overwrite").text(uri)
+
+
+def _write_local_atomically(path: str, text: str) -> None:
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
