@@ -148,4 +148,17 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
       upToDate: 4,
     });
   });
+
+  it('`status --json` counts processed and pending versions per dataset', async () => {
+    await writeFile(path.join(lake, 'raw/orders/2026/11/04.parquet'), 'not yet processed');
+    const result = await execa(process.execPath, ['bin/s3-spark-watcher.js', 'status', '--json'], { env: { LAKE: lake } });
+    const status = JSON.parse(String(result.stdout)) as {
+      datasets: { dataset: string; processed: number; pending: number; lastSuccess: string }[];
+    };
+    expect(status.datasets.map(({ dataset, processed, pending }) => ({ dataset, processed, pending }))).toEqual([
+      { dataset: 'customers', processed: 2, pending: 0 },
+      { dataset: 'orders', processed: 2, pending: 1 },
+    ]);
+    expect(status.datasets[0]?.lastSuccess).toBe((await marker()).files['raw/customers/more.parquet']?.finishedAt);
+  });
 });
