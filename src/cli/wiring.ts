@@ -8,10 +8,12 @@ import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
 import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
-import { ConfigError } from '../errors.js';
 import { MarkerStore } from '../state/marker.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { checkBucketReachable } from '../storage/s3-bucket-check.js';
+import { createS3Client } from '../storage/s3-client.js';
+import { S3ObjectStore } from '../storage/s3-store.js';
 
 export interface Watcher {
   readonly config: Config;
@@ -22,15 +24,17 @@ export interface Watcher {
   close(): Promise<void>;
 }
 
-/** The object store of the configured lake. */
-export function createStore(config: Config): ObjectStore {
+/** The object store of the configured lake; for S3, after checking the bucket can be used. */
+export async function createStore(config: Config): Promise<ObjectStore> {
   if (config.lake.kind === 'local') return new LocalObjectStore(config.lake.root);
-  throw new ConfigError('S3 lakes are not available in this build; use a local folder for LAKE.');
+  const client = createS3Client(config);
+  await checkBucketReachable(client, config.lake.bucket, config.s3.endpoint);
+  return new S3ObjectStore({ client, bucket: config.lake.bucket, prefix: config.lake.prefix });
 }
 
 /** Builds the whole watcher from a Config: the one place where the parts meet. */
 export async function createWatcher(config: Config): Promise<Watcher> {
-  const store = createStore(config);
+  const store = await createStore(config);
   const specs = await loadDatasetSpecs(config.datasetsDir);
   const install = resolveSparkInstall(config.sparkSubmit, config.childEnv);
   await checkJava(config.childEnv);

@@ -10,11 +10,15 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Environment variables whose values are never printed, in errors or logs. */
 export const SECRET_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
+/** Not passed on to Spark: the engine hands credentials over as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+const CONTROLLER_ONLY_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY']);
 
 /** Everything the watcher is told, validated. Built once at start-up by loadConfig. */
 export interface Config {
   readonly lake: LakeLocation;
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** How to reach S3; used when the lake is on S3. */
+  readonly s3: S3Settings;
   /** @default 60 s (POLL_INTERVAL_SECONDS) */
   readonly pollIntervalMs: number;
   /** @default local */
@@ -39,8 +43,17 @@ export interface Config {
   readonly candidateGlob: string;
   /** Where each run's driver output goes. @default ./logs/runs */
   readonly runLogDir: string;
-  /** The environment Spark processes start with: this one, less the secrets it does not need. */
+  /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
+}
+
+export interface S3Settings {
+  /** undefined: the SDK's own region chain (AWS_DEFAULT_REGION, the profile). */
+  readonly region?: string;
+  /** An S3-compatible server instead of AWS (MinIO, moto, LocalStack). */
+  readonly endpoint?: string;
+  /** @default true when an endpoint is set */
+  readonly forcePathStyle: boolean;
 }
 
 interface Setting {
@@ -55,6 +68,9 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'BUCKET_NAME', default: '(none)', meaning: 'Original name: alone, means `LAKE=s3://$BUCKET_NAME`' },
   { name: 'ACCESS_KEY', default: '(none)', meaning: 'AWS access key id (else the SDK default chain); never logged' },
   { name: 'SECRET_KEY', default: '(none)', meaning: 'AWS secret access key; never logged' },
+  { name: 'AWS_REGION', default: "the SDK's chain; us-east-1 with S3_ENDPOINT", meaning: 'Region of the bucket' },
+  { name: 'S3_ENDPOINT', default: '(AWS)', meaning: 'URL of an S3-compatible server (MinIO, moto); path-style addressing' },
+  { name: 'S3_FORCE_PATH_STYLE', default: 'true with S3_ENDPOINT', meaning: '`true` or `false`' },
   { name: 'POLL_INTERVAL_SECONDS', default: '60', meaning: 'Seconds between passes in `watch`' },
   { name: 'ENGINE', default: 'local', meaning: `Where jobs run: ${ENGINE_NAMES.join(', ')}` },
   { name: 'SPARK_SUBMIT', default: '.venv/bin/spark-submit, else on PATH', meaning: 'The spark-submit to run' },
@@ -107,12 +123,6 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       'No lake is set. Set LAKE to a folder (LAKE=./lake) or an S3 location (LAKE=s3://bucket/prefix), or BUCKET_NAME to a bucket.',
     );
   }
-  if (lake?.kind === 's3') {
-    problems.push(
-      `LAKE ${lakeValue !== undefined ? shown('LAKE') : `from BUCKET_NAME=${shown('BUCKET_NAME')}`} is on S3, and this build only has the local-folder lake; the S3 store is not built yet. Use a local folder (LAKE=./lake).`,
-    );
-  }
-
   const accessKeyId = value('ACCESS_KEY');
   const secretAccessKey = value('SECRET_KEY');
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -120,6 +130,24 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `${accessKeyId === undefined ? 'SECRET_KEY' : 'ACCESS_KEY'} is set but ${accessKeyId === undefined ? 'ACCESS_KEY' : 'SECRET_KEY'} is not; set both, or neither to use the AWS default credential chain.`,
     );
   }
+
+  const endpoint = value('S3_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/u.test(endpoint)) {
+    problems.push(`S3_ENDPOINT=${shown('S3_ENDPOINT')} is not a server URL; use http(s)://host[:port], e.g. http://127.0.0.1:9000.`);
+  }
+  const pathStyle = value('S3_FORCE_PATH_STYLE')?.toLowerCase();
+  if (pathStyle !== undefined && pathStyle !== 'true' && pathStyle !== 'false') {
+    problems.push(`S3_FORCE_PATH_STYLE=${shown('S3_FORCE_PATH_STYLE')} must be true or false.`);
+  }
+  const region = value('AWS_REGION') ?? value('AWS_DEFAULT_REGION') ?? (endpoint !== undefined ? 'us-east-1' : undefined);
+  if (region !== undefined && !/^[a-z0-9-]+$/u.test(region)) {
+    problems.push(`AWS_REGION=${shown('AWS_REGION')} is not a region name; use one like eu-west-1.`);
+  }
+  const s3: S3Settings = {
+    ...(region !== undefined ? { region } : {}),
+    ...(endpoint !== undefined ? { endpoint: endpoint.replace(/\/$/u, '') } : {}),
+    forcePathStyle: pathStyle === undefined ? endpoint !== undefined : pathStyle === 'true',
+  };
 
   const pollSeconds = integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400, 'seconds');
   const engineValue = value('ENGINE') ?? 'local';
@@ -164,11 +192,12 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     );
   }
   const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !SECRET_VARIABLES.has(k)) childEnv[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !CONTROLLER_ONLY_VARIABLES.has(k)) childEnv[k] = v;
 
   return {
     lake,
     ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    s3,
     pollIntervalMs: pollSeconds * 1000,
     engine: engineValue as EngineName,
     ...(sparkSubmit !== undefined

@@ -75,10 +75,18 @@ describe('configuration', () => {
     expect(JSON.stringify(config.childEnv)).not.toContain('wJalrXUtnFEMI');
   });
 
-  it('keeps BUCKET_NAME meaning s3://$BUCKET_NAME, and says S3 is not in this build', () => {
+  it('keeps BUCKET_NAME meaning s3://$BUCKET_NAME, and reads the S3 settings', () => {
     expect(parseLake('s3://my-bucket/some/prefix', cwd)).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: 'some/prefix/' });
-    expect(problem({ BUCKET_NAME: 'my-bucket' })).toMatch(/BUCKET_NAME="my-bucket".*S3/u);
+    const fromBucket = load({ BUCKET_NAME: 'my-bucket', AWS_REGION: 'eu-west-1' });
+    expect(fromBucket.lake).toEqual({ kind: 's3', bucket: 'my-bucket', prefix: '' });
+    expect(fromBucket.s3).toEqual({ region: 'eu-west-1', forcePathStyle: false });
+    expect(load({ LAKE: 's3://b-1/x', S3_ENDPOINT: 'http://127.0.0.1:9000/' }).s3).toEqual({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+    });
     expect(problem({ BUCKET_NAME: 'Bad_Bucket' })).toMatch(/not a valid S3 bucket name/u);
+    expect(problem({ LAKE: 's3://b-1', S3_ENDPOINT: 'localhost:9000' })).toMatch(/S3_ENDPOINT="localhost:9000" is not a server URL/u);
   });
 
   it('gives Spark the lake as a file: URI without percent-encoding', () => {

@@ -17,7 +17,7 @@ interface DatasetStatus {
 export async function statusCommand(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({ args: [...ctx.args], options: { json: { type: 'boolean', default: false } }, strict: true });
   const config = configFrom(ctx);
-  const store = createStore(config);
+  const store = await createStore(config);
   const { document } = await new MarkerStore(store).load();
   const { candidates } = await new PollingDiscovery(store, candidateFilter(config.candidateGlob)).discover();
   const byDataset = new Map<string, DatasetStatus>();
