@@ -2,6 +2,10 @@ import type { Config } from '../config/config.js';
 import { PIPELINE_PATH } from '../config/project-paths.js';
 import { sparkLakeUri } from '../config/lake-location.js';
 import { Reconciler } from '../controller/reconciler.js';
+import { SqsWatcher } from '../controller/sqs-watch-loop.js';
+import { SqsSource } from '../discovery/sqs-source.js';
+import { ConfigError } from '../errors.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadDatasetSpecs } from '../datasets/load-specs.js';
 import { candidateFilter } from '../discovery/candidates.js';
 import { PollingDiscovery } from '../discovery/poller.js';
@@ -30,6 +34,23 @@ export async function createStore(config: Config): Promise<ObjectStore> {
   const client = createS3Client(config);
   await checkBucketReachable(client, config.lake.bucket, config.s3.endpoint);
   return new S3ObjectStore({ client, bucket: config.lake.bucket, prefix: config.lake.prefix });
+}
+
+/** SQS discovery for `watch` with DISCOVERY=sqs. */
+export function createSqsWatcher(watcher: Watcher, signals: { stopStarting: AbortSignal; stopJobs: AbortSignal }): SqsWatcher {
+  const { config } = watcher;
+  if (config.sqs === undefined || config.lake.kind !== 's3') throw new ConfigError('DISCOVERY=sqs needs SQS_QUEUE_URL and an S3 lake');
+  const client = new SQSClient({
+    ...(config.s3.region !== undefined ? { region: config.s3.region } : {}),
+    ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
+  });
+  return new SqsWatcher(watcher.reconciler, {
+    source: new SqsSource({ client, queueUrl: config.sqs.queueUrl, visibilitySeconds: config.sqs.visibilitySeconds }),
+    bucket: config.lake.bucket,
+    lakePrefix: config.lake.prefix,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    ...signals,
+  });
 }
 
 /** Builds the whole watcher from a Config: the one place where the parts meet. */

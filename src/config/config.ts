@@ -5,6 +5,9 @@ import { ConfigError } from '../errors.js';
 import type { Environment } from './environment.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
+export const DISCOVERY_MODES = ['poll', 'sqs'] as const;
+export type DiscoveryMode = (typeof DISCOVERY_MODES)[number];
+
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -21,6 +24,12 @@ export interface Config {
   readonly s3: S3Settings;
   /** @default 60 s (POLL_INTERVAL_SECONDS) */
   readonly pollIntervalMs: number;
+  /** How `watch` learns of new files. @default poll */
+  readonly discovery: DiscoveryMode;
+  /** With DISCOVERY=sqs: the queue that receives the bucket's S3 event notifications. */
+  readonly sqs?: { readonly queueUrl: string; readonly visibilitySeconds: number };
+  /** With DISCOVERY=sqs: a full relisting this often. @default 3600 s */
+  readonly reconcileIntervalMs: number;
   /** @default local */
   readonly engine: EngineName;
   /** undefined: the project's own PySpark (.venv), else spark-submit on PATH. */
@@ -72,6 +81,18 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'S3_ENDPOINT', default: '(AWS)', meaning: 'URL of an S3-compatible server (MinIO, moto); path-style addressing' },
   { name: 'S3_FORCE_PATH_STYLE', default: 'true with S3_ENDPOINT', meaning: '`true` or `false`' },
   { name: 'POLL_INTERVAL_SECONDS', default: '60', meaning: 'Seconds between passes in `watch`' },
+  { name: 'DISCOVERY', default: 'poll', meaning: '`poll` (list raw/ every interval) or `sqs` (S3 event notifications)' },
+  { name: 'SQS_QUEUE_URL', default: '(none)', meaning: 'With `DISCOVERY=sqs`: the queue the bucket notifies' },
+  {
+    name: 'SQS_VISIBILITY_TIMEOUT_SECONDS',
+    default: '120',
+    meaning: 'How long a received message stays hidden; extended while its job runs',
+  },
+  {
+    name: 'RECONCILE_INTERVAL_SECONDS',
+    default: '3600',
+    meaning: 'With `DISCOVERY=sqs`: a full relisting this often (event delivery is not guaranteed)',
+  },
   { name: 'ENGINE', default: 'local', meaning: `Where jobs run: ${ENGINE_NAMES.join(', ')}` },
   { name: 'SPARK_SUBMIT', default: '.venv/bin/spark-submit, else on PATH', meaning: 'The spark-submit to run' },
   { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
@@ -150,6 +171,24 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   };
 
   const pollSeconds = integer('POLL_INTERVAL_SECONDS', 60, 1, 86_400, 'seconds');
+  const discovery = (value('DISCOVERY') ?? 'poll').toLowerCase();
+  if (!(DISCOVERY_MODES as readonly string[]).includes(discovery)) {
+    problems.push(`DISCOVERY=${shown('DISCOVERY')} is not a discovery mode; use poll or sqs.`);
+  }
+  const queueUrl = value('SQS_QUEUE_URL');
+  const visibilitySeconds = integer('SQS_VISIBILITY_TIMEOUT_SECONDS', 120, 30, 43_200, 'seconds');
+  const reconcileSeconds = integer('RECONCILE_INTERVAL_SECONDS', 3600, 10, 7 * 86_400, 'seconds');
+  if (discovery === 'sqs') {
+    if (queueUrl === undefined)
+      problems.push("DISCOVERY=sqs needs SQS_QUEUE_URL, the URL of the queue that receives the bucket's S3 event notifications.");
+    else if (!/^https?:\/\/\S+\/\d+\/[\w-]+$/u.test(queueUrl)) {
+      problems.push(
+        `SQS_QUEUE_URL=${shown('SQS_QUEUE_URL')} is not a queue URL; it looks like https://sqs.<region>.amazonaws.com/<account>/<queue>.`,
+      );
+    }
+    if (lake?.kind === 'local')
+      problems.push('DISCOVERY=sqs needs an S3 lake (LAKE=s3://...); a local folder sends no events. Use DISCOVERY=poll.');
+  }
   const engineValue = value('ENGINE') ?? 'local';
   if (!(ENGINE_NAMES as readonly string[]).includes(engineValue)) {
     problems.push(`ENGINE=${shown('ENGINE')} is not an engine of this build; use one of: ${ENGINE_NAMES.join(', ')}.`);
@@ -199,6 +238,9 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     s3,
     pollIntervalMs: pollSeconds * 1000,
+    discovery: discovery as DiscoveryMode,
+    ...(discovery === 'sqs' && queueUrl !== undefined ? { sqs: { queueUrl, visibilitySeconds } } : {}),
+    reconcileIntervalMs: reconcileSeconds * 1000,
     engine: engineValue as EngineName,
     ...(sparkSubmit !== undefined
       ? { sparkSubmit: path.isAbsolute(sparkSubmit) || !sparkSubmit.includes('/') ? sparkSubmit : path.resolve(options.cwd, sparkSubmit) }

@@ -30,4 +30,6 @@ export interface PassSummary {
   /** Candidate versions already in the marker. */
   readonly upToDate: number;
   readonly results: readonly JobOutcome[];
+  /** Keys whose current version is still not done (failed, held back, or not started). */
+  readonly unfinishedKeys: readonly string[];
 }

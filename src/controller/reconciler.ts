@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DatasetSpec } from '../datasets/spec.js';
 import type { CandidateVersion } from '../discovery/candidates.js';
-import type { PollingDiscovery } from '../discovery/poller.js';
+import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
@@ -11,7 +11,7 @@ import type { JobOutcome, PassSummary } from './pass-summary.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface ReconcilerOptions {
-  readonly discovery: Pick<PollingDiscovery, 'discover'>;
+  readonly discovery: Pick<PollingDiscovery, 'discover' | 'lookup'>;
   readonly marker: MarkerStore;
   readonly engine: SparkEngine;
   readonly specs?: ReadonlyMap<string, DatasetSpec>;
@@ -45,12 +45,22 @@ export class Reconciler {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async runPass(signals: PassSignals = {}): Promise<PassSummary> {
+  /** A full pass: list all of raw/. */
+  runPass(signals: PassSignals = {}): Promise<PassSummary> {
+    return this.#run((signal) => this.#o.discovery.discover(signal), signals);
+  }
+
+  /** A pass over named keys only (an event said they changed); each is looked up, then the same diff and run. */
+  runTargetedPass(keys: readonly string[], signals: PassSignals = {}): Promise<PassSummary> {
+    return this.#run((signal) => this.#o.discovery.lookup(keys, signal), signals);
+  }
+
+  async #run(discover: (signal?: AbortSignal) => Promise<Discovery>, signals: PassSignals): Promise<PassSummary> {
     const passId = `p${++this.#passCount}-${this.#now().getTime().toString(36)}`;
     const started = this.#now().getTime();
     this.events.emit('pass:started', { passId });
     try {
-      const summary = await this.#pass(passId, signals);
+      const summary = await this.#pass(passId, discover, signals);
       this.events.emit('pass:finished', { passId, summary, durationMs: this.#now().getTime() - started });
       return summary;
     } catch (error) {
@@ -59,18 +69,22 @@ export class Reconciler {
     }
   }
 
-  async #pass(passId: string, { stopStarting, stopJobs }: PassSignals): Promise<PassSummary> {
+  async #pass(
+    passId: string,
+    discover: (signal?: AbortSignal) => Promise<Discovery>,
+    { stopStarting, stopJobs }: PassSignals,
+  ): Promise<PassSummary> {
     const { document } = await this.#o.marker.load(stopStarting);
-    const { candidates, skipped } = await this.#o.discovery.discover(stopStarting);
+    const { candidates, skipped } = await discover(stopStarting);
     const todo = candidates
       .filter((c) => !isProcessed(document, c.key, c.etag))
       .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const results: JobOutcome[] = [];
-    let held = 0;
+    const heldKeys: string[] = [];
     const runnable = todo.filter((c) => {
       const reason = this.#held.get(versionId(c));
       if (reason === undefined) return true;
-      held += 1;
+      heldKeys.push(c.key);
       this.events.emit('job:held', { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name, reason });
       return false;
     });
@@ -82,15 +96,16 @@ export class Reconciler {
         results.push(await this.#runOne(passId, c, stopJobs));
       },
     });
-    const failed = results.filter((r) => r.status === 'failed').length;
+    const failedKeys = results.filter((r) => r.status === 'failed').map((r) => r.key);
     return {
       passId,
-      processed: results.length - failed,
-      failed: failed + held,
+      processed: results.length - failedKeys.length,
+      failed: failedKeys.length + heldKeys.length,
       skipped: Object.values(skipped).reduce((a, b) => a + b, 0),
       pending: notStarted.length + results.filter((r) => r.status === 'failed' && stopJobs?.aborted && !r.permanent).length,
       upToDate: candidates.length - todo.length,
       results,
+      unfinishedKeys: [...failedKeys, ...heldKeys, ...notStarted.map((c) => c.key)],
     };
   }
 

@@ -27,4 +27,20 @@ export class PollingDiscovery {
     }
     return { candidates, skipped };
   }
+
+  /** The same view for named keys only (an event said they changed): each is looked up, not listed. */
+  async lookup(keys: readonly string[], signal?: AbortSignal): Promise<Discovery> {
+    const candidates: CandidateVersion[] = [];
+    const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, empty: 0, 'not-matching': 0 };
+    for (const key of new Set(keys)) {
+      signal?.throwIfAborted();
+      if (!key.startsWith(RAW_PREFIX)) continue;
+      const object = await this.#store.head(key, signal);
+      if (object === undefined) continue; // deleted since the event: nothing to do
+      const reason = this.#filter(object);
+      if (reason === undefined) candidates.push({ ...object, dataset: datasetOf(object.key) });
+      else skipped[reason] += 1;
+    }
+    return { candidates, skipped };
+  }
 }

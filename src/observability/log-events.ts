@@ -1,5 +1,6 @@
 import type winston from 'winston';
 import type { Reconciler } from '../controller/reconciler.js';
+import type { SqsWatcher } from '../controller/sqs-watch-loop.js';
 import { describeError } from '../errors.js';
 import { PermanentJobError, RetryableJobError } from '../engines/job-errors.js';
 
@@ -51,4 +52,22 @@ export function errorFields(error: unknown): Record<string, unknown> {
     if (error.details.exitCode !== undefined) fields['exitCode'] = error.details.exitCode;
   }
   return fields;
+}
+
+/** SQS discovery's events as log lines. */
+export function logSqsEvents(watcher: SqsWatcher, logger: winston.Logger): void {
+  const ev = watcher.events;
+  ev.on('message:ignored', ({ messageId, reason }) =>
+    logger.debug(`queue message ignored: ${reason}`, { event: 'message:ignored', messageId, reason }),
+  );
+  ev.on('message:malformed', ({ messageId, problem }) =>
+    logger.warn(`queue message left for the queue's redrive policy: ${problem}`, { event: 'message:malformed', messageId, problem }),
+  );
+  ev.on('message:done', ({ messageId, keys }) => logger.debug('queue message done', { event: 'message:done', messageId, keys }));
+  ev.on('message:kept', ({ messageId, keys }) =>
+    logger.info('queue message kept for a retry (a version failed)', { event: 'message:kept', messageId, keys }),
+  );
+  ev.on('queue:error', ({ error }) =>
+    logger.error(`queue error: ${describeError(error)}`, { event: 'queue:error', error: errorFields(error) }),
+  );
 }

@@ -40,12 +40,14 @@ export class ScriptedEngine implements SparkEngine {
     this.maxRunning = Math.max(this.maxRunning, this.running.size);
     this.#notify();
     try {
-      const behaviour = this.#behaviour.get(job.key) ?? 'succeed';
+      let behaviour = this.#behaviour.get(job.key) ?? 'succeed';
       if (behaviour === 'hold') {
         await new Promise<void>((resolve, reject) => {
           this.#releases.set(job.key, resolve);
           signal?.addEventListener('abort', () => reject(new RetryableJobError('stopped', { runId: job.runId })), { once: true });
         });
+        // The test may have scripted what happens after the release.
+        behaviour = this.#behaviour.get(job.key) ?? 'succeed';
       }
       if (behaviour === 'permanent') throw new PermanentJobError('not a Parquet file', { runId: job.runId, exitCode: 2 });
       if (behaviour === 'retryable') throw new RetryableJobError('executor lost', { runId: job.runId, exitCode: 1 });

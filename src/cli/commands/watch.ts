@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
-import { logControllerEvents } from '../../observability/log-events.js';
+import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { handleShutdownSignals } from '../shutdown.js';
-import { createWatcher } from '../wiring.js';
+import { createSqsWatcher, createWatcher } from '../wiring.js';
 
-export const watchHelp = `watch           poll raw/ every POLL_INTERVAL_SECONDS until SIGINT/SIGTERM;
+export const watchHelp = `watch           poll raw/ every POLL_INTERVAL_SECONDS (or take S3 events from SQS) until SIGINT/SIGTERM;
                 running jobs get SHUTDOWN_GRACE_SECONDS to finish, then exit 0`;
 
 export async function watchCommand(ctx: CommandContext, overrides: Record<string, string> = {}): Promise<number> {
@@ -16,19 +16,20 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
-  logger.info(
-    `watching ${describeLake(config.lake)}raw/ every ${config.pollIntervalMs / 1000} s (engine ${config.engine}); Ctrl-C to stop`,
-    {
-      event: 'watch:started',
-      engine: config.engine,
-    },
-  );
+  const how = config.discovery === 'sqs' ? `through ${config.sqs?.queueUrl}` : `every ${config.pollIntervalMs / 1000} s`;
+  logger.info(`watching ${describeLake(config.lake)}raw/ ${how} (engine ${config.engine}); Ctrl-C to stop`, {
+    event: 'watch:started',
+    engine: config.engine,
+  });
   try {
-    await watch(watcher.reconciler, {
-      intervalMs: config.pollIntervalMs,
-      stopStarting: shutdown.stopStarting,
-      stopJobs: shutdown.stopJobs,
-    });
+    const signals = { stopStarting: shutdown.stopStarting, stopJobs: shutdown.stopJobs };
+    if (config.discovery === 'sqs') {
+      const sqs = createSqsWatcher(watcher, signals);
+      logSqsEvents(sqs, logger);
+      await sqs.run();
+    } else {
+      await watch(watcher.reconciler, { intervalMs: config.pollIntervalMs, ...signals });
+    }
     logger.info('stopped', { event: 'watch:stopped' });
     return 0;
   } finally {
