@@ -89,6 +89,28 @@ describe('configuration', () => {
     expect(problem({ LAKE: 's3://b-1', S3_ENDPOINT: 'localhost:9000' })).toMatch(/S3_ENDPOINT="localhost:9000" is not a server URL/u);
   });
 
+  it('reads SQS discovery settings and refuses what cannot work', () => {
+    const config = load({
+      LAKE: 's3://b-1',
+      AWS_REGION: 'us-east-1',
+      DISCOVERY: 'sqs',
+      SQS_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/raw-events',
+    });
+    expect(config).toMatchObject({
+      discovery: 'sqs',
+      sqs: { queueUrl: expect.stringContaining('raw-events') as unknown, visibilitySeconds: 120 },
+      reconcileIntervalMs: 3_600_000,
+    });
+    expect(problem({ LAKE: 's3://b-1', DISCOVERY: 'sqs' })).toMatch(/DISCOVERY=sqs needs SQS_QUEUE_URL/u);
+    expect(problem({ LAKE: './lake', DISCOVERY: 'sqs', SQS_QUEUE_URL: 'http://127.0.0.1:5000/123456789012/q' })).toMatch(
+      /needs an S3 lake/u,
+    );
+    expect(problem({ LAKE: 's3://b-1', DISCOVERY: 'sqs', SQS_QUEUE_URL: 'raw-events' })).toMatch(
+      /SQS_QUEUE_URL="raw-events" is not a queue URL/u,
+    );
+    expect(problem({ LAKE: './lake', DISCOVERY: 'push' })).toMatch(/DISCOVERY="push" is not a discovery mode/u);
+  });
+
   it('gives Spark the lake as a file: URI without percent-encoding', () => {
     expect(sparkLakeUri({ kind: 'local', root: '/data/my lake' })).toBe('file:///data/my lake');
   });
