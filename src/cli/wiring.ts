@@ -12,6 +12,7 @@ import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
 import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
+import { s3aJars, s3aSparkSettings } from '../engines/s3a-support.js';
 import { MarkerStore } from '../state/marker.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -59,6 +60,7 @@ export async function createWatcher(config: Config): Promise<Watcher> {
   const specs = await loadDatasetSpecs(config.datasetsDir);
   const install = resolveSparkInstall(config.sparkSubmit, config.childEnv);
   await checkJava(config.childEnv);
+  const s3a = config.lake.kind === 's3' ? { ...s3aSparkSettings(config), jars: s3aJars(install.sparkSubmit) } : undefined;
   const engine = new SparkSubmitEngine({
     sparkSubmit: install.sparkSubmit,
     pysparkPython: install.pysparkPython,
@@ -68,7 +70,8 @@ export async function createWatcher(config: Config): Promise<Watcher> {
     store,
     logDir: config.runLogDir,
     timeoutMs: config.jobTimeoutMs,
-    env: config.childEnv,
+    env: { ...config.childEnv, ...s3a?.env },
+    ...(s3a ? { sparkConf: s3a.conf, jars: s3a.jars } : {}),
   });
   const marker = new MarkerStore(store);
   const reconciler = new Reconciler({

@@ -26,6 +26,8 @@ export interface SparkSubmitEngineOptions {
   readonly killGraceMs?: number;
   readonly env: Readonly<Record<string, string>>;
   readonly sparkConf?: Readonly<Record<string, string>>;
+  /** Extra jars for the driver and executors (hadoop-aws for s3a). */
+  readonly jars?: readonly string[];
   readonly spawn?: SpawnFn;
 }
 
@@ -54,6 +56,7 @@ export class SparkSubmitEngine implements SparkEngine {
       '--name',
       `s3-spark-watcher ${job.dataset} ${job.runId}`,
       ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+      ...(this.#o.jars?.length ? ['--jars', this.#o.jars.join(',')] : []),
       this.#o.pipelinePath,
       '--lake',
       this.#o.lakeUri,

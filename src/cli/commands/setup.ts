@@ -2,16 +2,24 @@ import { parseArgs } from 'node:util';
 import { SECRET_VARIABLES } from '../../config/config.js';
 import { checkJava } from '../../engines/spark-install.js';
 import { ensurePythonEnv } from '../python-env.js';
+import { ensureS3aJars } from '../s3a-jars-setup.js';
 import { type CommandContext, writeLine } from '../context.js';
 
-export const setupHelp = `setup [--quiet] make .venv with the pinned PySpark (only when needed) and check Java`;
+export const setupHelp = `setup [--s3] [--quiet]
+                make .venv with the pinned PySpark (only when needed) and check Java;
+                --s3 also fetches hadoop-aws and the AWS SDK for s3:// lakes (Maven)`;
 
 export async function setupCommand(ctx: CommandContext): Promise<number> {
-  const { values } = parseArgs({ args: [...ctx.args], options: { quiet: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({
+    args: [...ctx.args],
+    options: { quiet: { type: 'boolean', default: false }, s3: { type: 'boolean', default: false } },
+    strict: true,
+  });
   const env = childEnv(ctx);
   const say = (line: string): void => writeLine(ctx.stderr, line);
   await ensurePythonEnv({ env, quiet: values.quiet, say });
   const java = await checkJava(env);
+  if (values.s3) say(`s3a jars in ${await ensureS3aJars({ env, quiet: values.quiet, say })}`);
   if (!values.quiet) say(`Ready: ${java}, PySpark in .venv.`);
   return 0;
 }

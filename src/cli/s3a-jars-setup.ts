@@ -1,0 +1,64 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { VENV_SPARK_SUBMIT } from '../config/project-paths.js';
+import { S3A_POM, SPARK_JARS_CACHE, hadoopVersionOf, sparkJarsDir } from '../engines/s3a-support.js';
+import { PrerequisiteError } from '../errors.js';
+
+export interface S3aJarsOptions {
+  readonly env: Readonly<Record<string, string>>;
+  readonly quiet: boolean;
+  readonly say: (line: string) => void;
+}
+
+/**
+ * Fetches hadoop-aws and the AWS SDK matching the venv's Spark into .cache/spark-jars/ with
+ * Maven (from Maven Central; ~/.m2 keeps them for the next clone). Skipped when already there.
+ */
+export async function ensureS3aJars(options: S3aJarsOptions): Promise<string> {
+  const jarsDir = sparkJarsDir(VENV_SPARK_SUBMIT);
+  const version = jarsDir === undefined ? undefined : hadoopVersionOf(jarsDir);
+  if (version === undefined) throw new PrerequisiteError('The project venv has no PySpark yet: run `npx s3-spark-watcher setup` first.');
+  const outDir = path.join(SPARK_JARS_CACHE, `hadoop-${version}`);
+  if (existsSync(outDir) && readdirSync(outDir).some((f) => f.startsWith('hadoop-aws-'))) return outDir;
+
+  const probe = await execa('mvn', ['-v'], { env: options.env, extendEnv: false, reject: false });
+  if (probe.failed) {
+    throw new PrerequisiteError(
+      'Maven is needed once to fetch the s3a jars from Maven Central. Install it (Debian/Ubuntu: `apt-get install maven`; macOS: `brew install maven`) and run `npx s3-spark-watcher setup --s3` again.',
+    );
+  }
+  options.say(
+    `Fetching hadoop-aws ${version} and the AWS SDK for s3a into ${path.relative(process.cwd(), outDir)} (Maven Central; several hundred MB the first time) ...`,
+  );
+  const result = await execa(
+    'mvn',
+    [
+      '-B',
+      ...(options.quiet ? ['-q'] : []),
+      '-f',
+      S3A_POM,
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${outDir}`,
+      `-Dhadoop.version=${version}`,
+    ],
+    {
+      env: options.env,
+      extendEnv: false,
+      stdin: 'ignore',
+      stdout: options.quiet ? 'pipe' : 'inherit',
+      stderr: options.quiet ? 'pipe' : 'inherit',
+      reject: false,
+    },
+  );
+  if (result.failed) {
+    const tail = options.quiet
+      ? `\n${String(result.stdout ?? '')
+          .split('\n')
+          .slice(-15)
+          .join('\n')}`
+      : '';
+    throw new PrerequisiteError(`Fetching the s3a jars with Maven failed (${result.shortMessage}).${tail}`);
+  }
+  return outDir;
+}
