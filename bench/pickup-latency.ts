@@ -24,7 +24,9 @@ import { MarkerStore } from '../src/state/marker.js';
 import { S3ObjectStore } from '../src/storage/s3-store.js';
 import { startMotoServer } from '../test/helpers/moto-server.js';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '20' }, 'poll-intervals': { type: 'string', default: '5,60' } } });
+const { values } = parseArgs({
+  options: { files: { type: 'string', default: '20' }, 'poll-intervals': { type: 'string', default: '5,60' } },
+});
 const files = Number(values.files);
 const pollIntervals = values['poll-intervals'].split(',').map(Number);
 
@@ -35,7 +37,18 @@ class StartClock implements SparkEngine {
   async submit(job: JobRequest): Promise<RunReport> {
     this.started.set(job.key, performance.now());
     const t = new Date().toISOString();
-    return { runId: job.runId, key: job.key, etag: job.etag, dataset: job.dataset, status: 'succeeded', rows: { read: 0, cleaned: 0, quarantined: 0, curated: 0 }, outputs: {}, startedAt: t, finishedAt: t, sparkVersion: 'none' };
+    return {
+      runId: job.runId,
+      key: job.key,
+      etag: job.etag,
+      dataset: job.dataset,
+      status: 'succeeded',
+      rows: { read: 0, cleaned: 0, quarantined: 0, curated: 0 },
+      outputs: {},
+      startedAt: t,
+      finishedAt: t,
+      sparkVersion: 'none',
+    };
   }
   async close(): Promise<void> {}
 }
@@ -47,7 +60,11 @@ function stats(ms: number[]): { median: number; p95: number } {
 }
 
 const moto = await startMotoServer();
-const sqs = new SQSClient({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+const sqs = new SQSClient({
+  region: 'us-east-1',
+  endpoint: moto.endpoint,
+  credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+});
 let bucketNo = 0;
 
 async function lake(withQueue: boolean) {
@@ -59,13 +76,26 @@ async function lake(withQueue: boolean) {
     await moto.s3.send(
       new PutBucketNotificationConfigurationCommand({
         Bucket: bucket,
-        NotificationConfiguration: { QueueConfigurations: [{ QueueArn: `arn:aws:sqs:us-east-1:123456789012:${bucket}`, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'raw/' }] } } }] },
+        NotificationConfiguration: {
+          QueueConfigurations: [
+            {
+              QueueArn: `arn:aws:sqs:us-east-1:123456789012:${bucket}`,
+              Events: ['s3:ObjectCreated:*'],
+              Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'raw/' }] } },
+            },
+          ],
+        },
       }),
     );
   }
   const store = new S3ObjectStore({ client: moto.s3, bucket });
   const engine = new StartClock();
-  const reconciler = new Reconciler({ discovery: new PollingDiscovery(store, candidateFilter()), marker: new MarkerStore(store), engine, maxConcurrentJobs: 4 });
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter()),
+    marker: new MarkerStore(store),
+    engine,
+    maxConcurrentJobs: 4,
+  });
   const put = async (key: string) => {
     const t = performance.now();
     await moto.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'PAR1 stand-in' }));
@@ -90,7 +120,13 @@ const rows: string[] = [];
   const stop = new AbortController();
   let passes = 0;
   l.reconciler.events.on('pass:finished', () => (passes += 1));
-  const w = new SqsWatcher(l.reconciler, { source: new SqsSource({ client: sqs, queueUrl: l.queueUrl }), bucket: l.bucket, lakePrefix: '', reconcileIntervalMs: 3_600_000, stopStarting: stop.signal });
+  const w = new SqsWatcher(l.reconciler, {
+    source: new SqsSource({ client: sqs, queueUrl: l.queueUrl }),
+    bucket: l.bucket,
+    lakePrefix: '',
+    reconcileIntervalMs: 3_600_000,
+    stopStarting: stop.signal,
+  });
   const running = w.run();
   while (passes < 1) await sleep(5);
   const latencies: number[] = [];
