@@ -41,8 +41,11 @@ export async function createStore(config: Config): Promise<ObjectStore> {
 export function createSqsWatcher(watcher: Watcher, signals: { stopStarting: AbortSignal; stopJobs: AbortSignal }): SqsWatcher {
   const { config } = watcher;
   if (config.sqs === undefined || config.lake.kind !== 's3') throw new ConfigError('DISCOVERY=sqs needs SQS_QUEUE_URL and an S3 lake');
+  const queueHost = new URL(config.sqs.queueUrl);
   const client = new SQSClient({
     ...(config.s3.region !== undefined ? { region: config.s3.region } : {}),
+    // An SQS-compatible server (moto, LocalStack): talk to the host in the queue URL.
+    ...(queueHost.hostname.endsWith('.amazonaws.com') ? {} : { endpoint: queueHost.origin }),
     ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
   });
   return new SqsWatcher(watcher.reconciler, {
