@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { REQUIREMENTS_PATH, VENV_DIR, VENV_PYTHON } from '../config/project-paths.js';
 import { PrerequisiteError } from '../errors.js';
+import { runTool } from './run-tool.js';
 
 const STAMP = path.join(VENV_DIR, '.requirements.sha256');
 
@@ -26,26 +27,7 @@ export async function ensurePythonEnv(options: PythonEnvOptions): Promise<void> 
   const wanted = createHash('sha256').update(requirements).digest('hex');
   if (existsSync(VENV_PYTHON) && (await readFile(STAMP, 'utf8').catch(() => '')).trim() === wanted) return;
 
-  const stdio = options.quiet ? ('pipe' as const) : ('inherit' as const);
-  const run = async (file: string, args: string[], what: string): Promise<void> => {
-    const result = await execa(file, args, {
-      env: options.env,
-      extendEnv: false,
-      stdin: 'ignore',
-      stdout: stdio,
-      stderr: stdio,
-      reject: false,
-    });
-    if (result.failed) {
-      const output = options.quiet
-        ? `\n${String(result.stderr ?? '')
-            .split('\n')
-            .slice(-15)
-            .join('\n')}`
-        : '';
-      throw new PrerequisiteError(`${what} failed (${result.shortMessage}).${output}`);
-    }
-  };
+  const run = (file: string, args: string[], what: string): Promise<void> => runTool(file, args, what, options);
 
   if (!existsSync(VENV_PYTHON)) {
     const python = options.env['PYTHON'] ?? 'python3';

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { VENV_SPARK_SUBMIT } from '../config/project-paths.js';
 import { S3A_POM, SPARK_JARS_CACHE, hadoopVersionOf, sparkJarsDir } from '../engines/s3a-support.js';
 import { PrerequisiteError } from '../errors.js';
+import { runTool } from './run-tool.js';
 
 export interface S3aJarsOptions {
   readonly env: Readonly<Record<string, string>>;
@@ -31,7 +32,7 @@ export async function ensureS3aJars(options: S3aJarsOptions): Promise<string> {
   options.say(
     `Fetching hadoop-aws ${version} and the AWS SDK for s3a into ${path.relative(process.cwd(), outDir)} (Maven Central; several hundred MB the first time) ...`,
   );
-  const result = await execa(
+  await runTool(
     'mvn',
     [
       '-B',
@@ -42,23 +43,8 @@ export async function ensureS3aJars(options: S3aJarsOptions): Promise<string> {
       `-DoutputDirectory=${outDir}`,
       `-Dhadoop.version=${version}`,
     ],
-    {
-      env: options.env,
-      extendEnv: false,
-      stdin: 'ignore',
-      stdout: options.quiet ? 'pipe' : 'inherit',
-      stderr: options.quiet ? 'pipe' : 'inherit',
-      reject: false,
-    },
+    'Fetching the s3a jars with Maven',
+    options,
   );
-  if (result.failed) {
-    const tail = options.quiet
-      ? `\n${String(result.stdout ?? '')
-          .split('\n')
-          .slice(-15)
-          .join('\n')}`
-      : '';
-    throw new PrerequisiteError(`Fetching the s3a jars with Maven failed (${result.shortMessage}).${tail}`);
-  }
   return outDir;
 }
