@@ -16,9 +16,3 @@ export async function readParquetRows(folder: string): Promise<Record<string, un
   const { stdout } = await execa(venvPython(), [path.resolve('test/helpers/read_parquet.py'), folder]);
   return JSON.parse(stdout) as Record<string, unknown>[];
 }
-
-/** Writes a small Parquet file with pyarrow: columns of strings. */
-export async function writeParquet(file: string, columns: Record<string, (string | null)[]>): Promise<void> {
-  const code = 'import json,sys,pyarrow as pa,pyarrow.parquet as pq; pq.write_table(pa.table(json.loads(sys.argv[2])), sys.argv[1])';
-  await execa(venvPython(), ['-c', code, file, JSON.stringify(columns)]);
-}
