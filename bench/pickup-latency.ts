@@ -23,6 +23,7 @@ import type { RunReport } from '../src/engines/run-report.js';
 import { MarkerStore } from '../src/state/marker.js';
 import { S3ObjectStore } from '../src/storage/s3-store.js';
 import { startMotoServer } from '../test/helpers/moto-server.js';
+import { succeededReport } from '../test/helpers/scripted-engine.js';
 
 const { values } = parseArgs({
   options: { files: { type: 'string', default: '20' }, 'poll-intervals': { type: 'string', default: '5,60' } },
@@ -36,19 +37,7 @@ class StartClock implements SparkEngine {
   readonly started = new Map<string, number>();
   async submit(job: JobRequest): Promise<RunReport> {
     this.started.set(job.key, performance.now());
-    const t = new Date().toISOString();
-    return {
-      runId: job.runId,
-      key: job.key,
-      etag: job.etag,
-      dataset: job.dataset,
-      status: 'succeeded',
-      rows: { read: 0, cleaned: 0, quarantined: 0, curated: 0 },
-      outputs: {},
-      startedAt: t,
-      finishedAt: t,
-      sparkVersion: 'none',
-    };
+    return succeededReport(job);
   }
   async close(): Promise<void> {}
 }

@@ -51,18 +51,7 @@ export class ScriptedEngine implements SparkEngine {
       }
       if (behaviour === 'permanent') throw new PermanentJobError('not a Parquet file', { runId: job.runId, exitCode: 2 });
       if (behaviour === 'retryable') throw new RetryableJobError('executor lost', { runId: job.runId, exitCode: 1 });
-      return {
-        runId: job.runId,
-        key: job.key,
-        etag: job.etag,
-        dataset: job.dataset,
-        status: 'succeeded',
-        rows: { read: 3, cleaned: 2, quarantined: 1, curated: 2 },
-        outputs: { cleaned: `file:///lake/cleaned/${job.dataset}` },
-        startedAt: '2026-11-28T00:00:00Z',
-        finishedAt: '2026-11-28T00:00:01Z',
-        sparkVersion: '4.0.5',
-      };
+      return succeededReport(job);
     } finally {
       this.running.delete(job.key);
     }
@@ -78,4 +67,20 @@ export class ScriptedEngine implements SparkEngine {
       }
     }
   }
+}
+
+/** The report of a successful run of `job`, as the Spark job would write it (fixed counts). */
+export function succeededReport(job: JobRequest): RunReport {
+  return {
+    runId: job.runId,
+    key: job.key,
+    etag: job.etag,
+    dataset: job.dataset,
+    status: 'succeeded',
+    rows: { read: 3, cleaned: 2, quarantined: 1, curated: 2 },
+    outputs: { cleaned: `file:///lake/cleaned/${job.dataset}` },
+    startedAt: '2026-11-28T00:00:00Z',
+    finishedAt: '2026-11-28T00:00:01Z',
+    sparkVersion: '4.0.5',
+  };
 }
