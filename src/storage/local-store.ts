@@ -139,6 +139,9 @@ export class LocalObjectStore implements ObjectStore {
     const file = path.resolve(this.root, ...key.split('/').filter((s) => s !== ''));
     const rootReal = await realpath(this.root).catch(() => this.root);
     for (let p = file; ; p = path.dirname(p)) {
+      // Above the root: the root itself does not exist yet, so no link inside it can lead out.
+      const inRoot = path.relative(this.root, p);
+      if (inRoot.startsWith('..') || path.isAbsolute(inRoot)) return file;
       const real = await realpath(p).catch(() => undefined);
       if (real !== undefined) {
         const rel = path.relative(rootReal, real);
@@ -147,7 +150,6 @@ export class LocalObjectStore implements ObjectStore {
         }
         return file;
       }
-      if (p === path.dirname(p)) return file;
     }
   }
 

@@ -26,6 +26,13 @@ describe('LocalObjectStore specifics', () => {
     expect((await store.head('raw/x.parquet'))?.size).toBe('v2 is longer'.length);
   });
 
+  it('creates a lake folder that does not exist yet on the first write', async () => {
+    const root = path.join(await tempDir(), 'new', 'lake');
+    const store = new LocalObjectStore(root);
+    await store.put('raw/orders/a.parquet', 'x');
+    expect((await store.get('raw/orders/a.parquet'))?.body.toString()).toBe('x');
+  });
+
   it('does not follow symbolic links out of the lake', async () => {
     const root = await tempDir();
     const outside = await tempDir();
