@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
+import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
@@ -44,6 +45,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   say('3/3 One pass (one spark-submit per new file version; the first takes a while)');
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, loggerFor(ctx, config));
+  logEngineEvents(watcher.engine, loggerFor(ctx, config));
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');
