@@ -14,8 +14,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Environment variables whose values are never printed, in errors or logs. */
 export const SECRET_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
-/** Not passed on to Spark: the engine hands credentials over as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
-const CONTROLLER_ONLY_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY']);
+/**
+ * Not passed on to Spark: the engine hands credentials over as AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY; and PySpark reads SPARK_REMOTE itself, which would turn a local
+ * spark-submit job into a Spark Connect client.
+ */
+const CONTROLLER_ONLY_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'SPARK_REMOTE']);
 
 /** Everything the watcher is told, validated. Built once at start-up by loadConfig. */
 export interface Config {

@@ -23,6 +23,8 @@ export interface ConnectEngineOptions {
 }
 
 export interface ConnectEngineEvents {
+  /** The job went to a worker, which now runs it. */
+  'job:sent': { readonly slot: number; readonly runId: string; readonly workerPid: number | undefined };
   /** A worker died mid-job and was replaced; the job runs again on the replacement. */
   'worker:restarted': { readonly slot: number; readonly runId: string; readonly reason: string };
 }
@@ -87,7 +89,9 @@ export class ConnectEngine implements SparkEngine {
       let reply: WorkerReply;
       try {
         const worker = await this.#workerFor(slot, stop);
-        reply = await worker.run(job.runId, this.#workerJob(job), stop);
+        const replied = worker.run(job.runId, this.#workerJob(job), stop);
+        this.events.emit('job:sent', { slot: slot.index, runId: job.runId, workerPid: worker.pid });
+        reply = await replied;
       } catch (error) {
         if (stop.aborted) {
           // Whatever the session still runs on the server is interrupted by the replacement.
