@@ -19,6 +19,7 @@ def test_a_good_file_gives_exit_0_and_the_report_it_wrote(spark, lake):
     reply = handle(spark, *parse_request(request(lake)))
     assert reply["exitCode"] == 0 and reply["id"] == "req-1"
     assert reply["report"]["rows"] == {"read": 2, "cleaned": 2, "quarantined": 0, "curated": 2}
+    assert set(reply["report"]["timingsMs"]) == {"read", "plan", "check", "write", "curate"}
     written = json.loads(lake.path("metadata/runs/run-1.json").read_text())
     assert written == reply["report"]
 
