@@ -79,6 +79,28 @@ describe('Spark Connect with ENGINE=auto', { timeout: 300_000 }, () => {
     }
   });
 
+  it('runs jobs of two datasets at once, each worker with its own session', async () => {
+    await putOrders(lake, 'two-a.parquet');
+    await mkdir(path.join(lake, 'raw/customers'), { recursive: true });
+    await copyFile(path.join(demoLake, 'raw/customers/customers.parquet'), path.join(lake, 'raw/customers/customers.parquet'));
+    let inFlight = 0;
+    let most = 0;
+    const workers = new Set<number | undefined>();
+    const sent = ({ workerPid }: { workerPid: number | undefined }): void => {
+      workers.add(workerPid);
+      most = Math.max(most, ++inFlight);
+    };
+    const done = (): void => void (inFlight -= 1);
+    connect.events.on('job:sent', sent);
+    watcher.reconciler.events.on('job:succeeded', done);
+    const summary = await watcher.reconciler.runPass();
+    connect.events.off('job:sent', sent);
+    watcher.reconciler.events.off('job:succeeded', done);
+    expect(summary).toMatchObject({ processed: 2, failed: 0 });
+    expect(most).toBe(2);
+    expect(workers.size).toBe(2);
+  });
+
   it('replaces a worker killed mid-job and runs the job again on the new one', async () => {
     await putOrders(lake, 'b.parquet');
     const restarted: string[] = [];
