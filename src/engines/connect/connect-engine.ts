@@ -178,12 +178,16 @@ export class ConnectEngine implements SparkEngine {
         return Promise.resolve(free);
       }
       return new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => reject(signal?.reason as Error);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#waiting.push(() => {
+        const wake = (): void => {
           signal?.removeEventListener('abort', onAbort);
           resolve();
-        });
+        };
+        const onAbort = (): void => {
+          this.#waiting.splice(this.#waiting.indexOf(wake), 1); // so a release wakes a live waiter
+          reject(signal?.reason as Error);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#waiting.push(wake);
       }).then(() => this.#acquire(signal));
     }
   }
