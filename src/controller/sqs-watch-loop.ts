@@ -16,6 +16,8 @@ export interface SqsWatchEvents {
   'message:done': { readonly messageId: string; readonly keys: readonly string[] };
   /** Some version failed: left to become visible again and be retried. */
   'message:kept': { readonly messageId: string; readonly keys: readonly string[] };
+  /** A receive call returned (possibly with no message): the consumer is polling. */
+  'queue:received': { readonly messages: number };
   'queue:error': { readonly error: unknown };
 }
 
@@ -61,6 +63,7 @@ export class SqsWatcher {
       let messages: QueueMessage[];
       try {
         messages = await this.#o.source.receive(stopStarting);
+        this.events.emit('queue:received', { messages: messages.length });
       } catch (error) {
         if (stopStarting.aborted) break;
         this.events.emit('queue:error', { error });

@@ -3,6 +3,7 @@ import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
+import { startWatchObservability } from '../metrics-wiring.js';
 import { handleShutdownSignals } from '../shutdown.js';
 import { createSqsWatcher, createWatcher } from '../wiring.js';
 
@@ -15,6 +16,10 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   const logger = loggerFor(ctx, config);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  const observability = await startWatchObservability(config, watcher.reconciler, logger).catch(async (error: unknown) => {
+    await watcher.close();
+    throw error;
+  });
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   const how = config.discovery === 'sqs' ? `through ${config.sqs?.queueUrl}` : `every ${config.pollIntervalMs / 1000} s`;
   logger.info(`watching ${describeLake(config.lake)}raw/ ${how} (engine ${config.engine}); Ctrl-C to stop`, {
@@ -26,6 +31,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
     if (config.discovery === 'sqs') {
       const sqs = createSqsWatcher(watcher, signals);
       logSqsEvents(sqs, logger);
+      observability.attachSqs(sqs);
       await sqs.run();
     } else {
       await watch(watcher.reconciler, { intervalMs: config.pollIntervalMs, ...signals });
@@ -34,6 +40,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
     return 0;
   } finally {
     shutdown.dispose();
+    await observability.close();
     await watcher.close();
   }
 }
