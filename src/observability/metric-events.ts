@@ -5,6 +5,7 @@ import { describeError } from '../errors.js';
 import type { WatcherMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import type { RunningJobs } from './running-jobs.js';
+import { VersionAttempts } from './version-attempts.js';
 
 export interface MetricSinks {
   readonly metrics: WatcherMetrics;
@@ -23,8 +24,8 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
   const ev = reconciler.events;
   /** Versions counted as discovered and not yet done: each is counted once, however many passes see it. */
   const discovered = new Set<string>();
-  /** Versions that failed in this process: submitting one again is a retry. */
-  const failedBefore = new Set<string>();
+  /** A version submitted again in this process is a retry. */
+  const attempts = new VersionAttempts();
   const scopes = new Map<string, PassScope>();
 
   ev.on('pass:started', ({ passId, scope }) => scopes.set(passId, scope));
@@ -56,7 +57,7 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
   });
   ev.on('job:started', (ctx) => {
     m.jobsSubmitted.inc();
-    if (failedBefore.has(versionId(ctx))) m.jobsRetried.inc();
+    if (attempts.started(ctx) > 1) m.jobsRetried.inc();
     m.runningJobs.inc();
     running?.started(ctx);
   });
@@ -64,9 +65,8 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
     m.jobsSucceeded.inc();
     m.runningJobs.dec();
     m.jobDuration.observe({ outcome: 'succeeded' }, ctx.durationMs / 1000);
-    const id = versionId(ctx);
-    discovered.delete(id);
-    failedBefore.delete(id);
+    discovered.delete(versionId(ctx));
+    attempts.succeeded(ctx);
     if (scopeIsFull(scopes.get(ctx.passId))) m.pendingVersions.dec();
     running?.finished(ctx.runId);
   });
@@ -74,7 +74,6 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
     m.jobsFailed.inc({ kind: ctx.permanent ? 'permanent' : 'retryable' });
     m.runningJobs.dec();
     m.jobDuration.observe({ outcome: 'failed' }, ctx.durationMs / 1000);
-    failedBefore.add(versionId(ctx));
     running?.finished(ctx.runId);
   });
 }
