@@ -125,7 +125,9 @@ describe('log lines', () => {
     const started = lines().find((l) => l.includes('job started: raw/customers/flaky.parquet (attempt 2)'));
     // coloured where the terminal supports it
     const plain = (started ?? '').replaceAll(`${String.fromCharCode(27)}[32m`, '').replaceAll(`${String.fromCharCode(27)}[39m`, '');
-    expect(plain).toMatch(/^\d\d:\d\d:\d\d info job started: raw\/customers\/flaky.parquet \(attempt 2\) {2}key=\S+ dataset=customers attempt=2$/u);
+    expect(plain).toMatch(
+      /^\d\d:\d\d:\d\d info job started: raw\/customers\/flaky.parquet \(attempt 2\) {2}key=\S+ dataset=customers attempt=2$/u,
+    );
     expect(() => JSON.parse(started ?? '')).toThrow();
   });
 });
