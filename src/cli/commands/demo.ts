@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
+import { progressLineFor } from '../../observability/progress-line.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
@@ -42,8 +43,10 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   for (const file of String(generated.stdout).split('\n').filter(Boolean)) say(`    ${path.relative(ctx.cwd, file)}`);
 
   say('3/3 One pass (one spark-submit per new file version; the first takes a while)');
+  const progress = progressLineFor(ctx.stderr, config.logFormat);
   const watcher = await createWatcher(config);
-  logControllerEvents(watcher.reconciler, loggerFor(ctx, config));
+  logControllerEvents(watcher.reconciler, loggerFor(ctx, config, progress?.logStream));
+  progress?.follow(watcher.reconciler);
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');
@@ -58,6 +61,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
       return summary.failed > 0 ? 1 : 0;
     }
   } finally {
+    progress?.close();
     await watcher.close();
   }
   return watchCommand({ ...ctx, args: [] }, overrides);

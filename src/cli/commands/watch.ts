@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
+import { progressLineFor } from '../../observability/progress-line.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { startWatchObservability } from '../metrics-wiring.js';
@@ -13,9 +14,11 @@ export const watchHelp = `watch           poll raw/ every POLL_INTERVAL_SECONDS 
 export async function watchCommand(ctx: CommandContext, overrides: Record<string, string> = {}): Promise<number> {
   parseArgs({ args: [...ctx.args], options: {}, strict: true });
   const config = configFrom(ctx, overrides);
-  const logger = loggerFor(ctx, config);
+  const progress = progressLineFor(ctx.stderr, config.logFormat);
+  const logger = loggerFor(ctx, config, progress?.logStream);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  progress?.follow(watcher.reconciler);
   const observability = await startWatchObservability(config, watcher.reconciler, logger).catch(async (error: unknown) => {
     await watcher.close();
     throw error;
@@ -40,6 +43,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
     return 0;
   } finally {
     shutdown.dispose();
+    progress?.close();
     await observability.close();
     await watcher.close();
   }
