@@ -19,6 +19,8 @@ export interface VersionRef {
   readonly key: string;
   readonly etag: string;
   readonly dataset: string;
+  /** The marker has an older version of the key (so recording this one adds no entry). */
+  readonly replaces: boolean;
 }
 
 /** The controller's fixed vocabulary of events. The entry point turns them into logs and metrics. */

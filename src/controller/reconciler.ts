@@ -93,7 +93,7 @@ export class Reconciler {
       passId,
       scope,
       candidates: candidates.length,
-      todo: todo.map(({ key, etag, dataset }) => ({ key, etag, dataset })),
+      todo: todo.map(({ key, etag, dataset }) => ({ key, etag, dataset, replaces: document.files[key] !== undefined })),
       runnable: runnable.length,
       markerEntries: Object.keys(document.files).length,
     });

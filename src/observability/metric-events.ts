@@ -22,8 +22,9 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
   const { metrics: m, readiness, running } = sinks;
   const now = sinks.now ?? Date.now;
   const ev = reconciler.events;
-  /** Versions counted as discovered and not yet done: each is counted once, however many passes see it. */
-  const discovered = new Set<string>();
+  /** Versions counted as discovered and not yet done (each counted once, however many passes see it), and
+   * whether recording them replaces a marker entry rather than adding one. */
+  const discovered = new Map<string, boolean>();
   /** A version submitted again in this process is a retry. */
   const attempts = new VersionAttempts();
   const scopes = new Map<string, PassScope>();
@@ -32,10 +33,8 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
   ev.on('pass:discovered', ({ scope, todo, markerEntries }) => {
     for (const v of todo) {
       const id = versionId(v);
-      if (!discovered.has(id)) {
-        discovered.add(id);
-        m.filesDiscovered.inc();
-      }
+      if (!discovered.has(id)) m.filesDiscovered.inc();
+      discovered.set(id, v.replaces);
     }
     if (scope === 'full') m.pendingVersions.set(todo.length);
     m.markerEntries.set(markerEntries);
@@ -65,6 +64,7 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
     m.jobsSucceeded.inc();
     m.runningJobs.dec();
     m.jobDuration.observe({ outcome: 'succeeded' }, ctx.durationMs / 1000);
+    if (discovered.get(versionId(ctx)) === false) m.markerEntries.inc();
     discovered.delete(versionId(ctx));
     attempts.succeeded(ctx);
     if (scopeIsFull(scopes.get(ctx.passId))) m.pendingVersions.dec();

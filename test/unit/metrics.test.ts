@@ -95,6 +95,7 @@ describe('metrics on /metrics', () => {
     expect(m.get('s3sw_jobs_failed_total{kind="retryable"}')).toBe(1);
     expect(m.get('s3sw_jobs_retried_total')).toBe(0);
     expect(m.get('s3sw_pending_versions')).toBe(2);
+    expect(m.get('s3sw_marker_entries')).toBe(1);
     expect(m.get('s3sw_running_jobs')).toBe(0);
     expect(m.get('s3sw_job_duration_seconds_count{outcome="succeeded"}')).toBe(1);
     expect(m.get('s3sw_job_duration_seconds_count{outcome="failed"}')).toBe(2);
@@ -110,13 +111,13 @@ describe('metrics on /metrics', () => {
     expect(m.get('s3sw_jobs_retried_total')).toBe(1);
     expect(m.get('s3sw_jobs_succeeded_total')).toBe(2);
     expect(m.get('s3sw_pending_versions')).toBe(1);
-    expect(m.get('s3sw_marker_entries')).toBe(1); // as listed at the start of this pass
+    expect(m.get('s3sw_marker_entries')).toBe(2);
 
     await put('raw/orders/ok.parquet', 'A, version 2', 5);
     await reconciler.runPass();
     m = await metrics();
     expect(m.get('s3sw_files_discovered_total')).toBe(4); // a new ETag is a new version
-    expect(m.get('s3sw_marker_entries')).toBe(2);
+    expect(m.get('s3sw_marker_entries')).toBe(2); // ... of a key the marker already has
   });
 
   it('shows a job while it runs, on /metrics and /jobs', async () => {
