@@ -61,6 +61,14 @@ export interface Config {
   readonly runLogDir: string;
   /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
+  /** `/metrics`, `/healthz`, `/readyz` of `watch`; undefined (METRICS_PORT unset): no server. */
+  readonly metrics?: MetricsSettings;
+}
+
+export interface MetricsSettings {
+  readonly port: number;
+  /** @default 127.0.0.1 */
+  readonly host: string;
 }
 
 export interface S3Settings {
@@ -117,6 +125,13 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
   { name: 'LOG_FORMAT', default: 'json unless a terminal', meaning: '`json` or `pretty`' },
   { name: 'PYTHON', default: 'python3', meaning: 'The Python that `setup` makes .venv with' },
+  // Observability (issue 8)
+  {
+    name: 'METRICS_PORT',
+    default: '(off)',
+    meaning: '`watch` serves `/metrics`, `/healthz`, `/readyz` and `/jobs` on this port (0: a free one, logged)',
+  },
+  { name: 'METRICS_HOST', default: '127.0.0.1', meaning: 'Address the metrics server binds to (`0.0.0.0` in a container)' },
 ];
 
 /**
@@ -241,6 +256,8 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   const datasetsDir =
     datasetsValue !== undefined ? path.resolve(options.cwd, datasetsValue) : exists(defaultDatasets) ? defaultDatasets : undefined;
 
+  const metrics = metricsSettings(value, shown, problems);
+
   if (problems.length > 0 || lake === undefined) {
     throw new ConfigError(
       problems.length === 1
@@ -274,5 +291,25 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
     childEnv,
+    ...(metrics !== undefined ? { metrics } : {}),
   };
+}
+
+/** METRICS_PORT (off unless set) and METRICS_HOST (loopback unless set). */
+function metricsSettings(
+  value: (name: string) => string | undefined,
+  shown: (name: string) => string,
+  problems: string[],
+): MetricsSettings | undefined {
+  const port = value('METRICS_PORT');
+  const host = value('METRICS_HOST') ?? '127.0.0.1';
+  if (!/^[\w.:-]+$/u.test(host)) problems.push(`METRICS_HOST=${shown('METRICS_HOST')} is not a host name or address; use e.g. 0.0.0.0.`);
+  if (port === undefined) return undefined;
+  if (!/^\d+$/u.test(port) || Number(port) > 65_535) {
+    problems.push(
+      `METRICS_PORT=${shown('METRICS_PORT')} is not a TCP port; use a number from 1 to 65535 (0: any free port), or unset it to serve no metrics.`,
+    );
+    return undefined;
+  }
+  return { port: Number(port), host };
 }
