@@ -4,7 +4,8 @@
  *   npx tsx bench/connect-speedup.ts [--files 20] [--rows 40000] [--datasets 1]
  *
  * Makes N Parquet files of about 1 MB (orders with the demo's spec: types, rules, keys, a
- * partition), copies them into two local lakes, and runs one pass over each: ENGINE=local
+ * partition by day; file i holds day i's new orders, 5% of them twice, and 2% late updates of day
+ * i-1's, so each merge rewrites two partitions of a growing table), copies them into two local lakes, and runs one pass over each: ENGINE=local
  * (one spark-submit per file), then ENGINE=connect against a server started here and warmed up
  * on a file of another lake. Reports per-file wall time (job start to report, as the controller
  * sees it) median and p95, files per minute over the whole pass, and where a warm file's time goes
@@ -38,31 +39,7 @@ const datasets = Number(values.datasets);
 const work = await mkdtemp(path.join(tmpdir(), 's3sw-bench-'));
 process.on('exit', () => void rm(work, { recursive: true, force: true }));
 const source = path.join(work, 'source');
-await execa(venvPython(), [
-  '-c',
-  `import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq, os
-root, n, rows, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rng = np.random.default_rng(7)
-for i in range(n):
-    ids = rng.integers(1, rows * 4, rows)
-    ts = np.datetime64("2026-11-01T00:00:00") + rng.integers(0, 7 * 86400, rows).astype("timedelta64[s]")
-    table = pa.table({
-        "Order ID": ids,
-        "customer_id": rng.integers(1, 5000, rows),
-        "amount": [f"{a:.2f}" for a in rng.normal(40, 30, rows)],
-        "currency": rng.choice(["EUR", "USD", "GBP", "JPY"], rows),
-        "order_ts": ts.astype(str),
-        "country": rng.choice([" ES", "US ", "GB", "DE", "N/A"], rows),
-        "note": [f"order {x} for bench" for x in ids],
-    })
-    folder = os.path.join(root, "raw", f"orders{i % k if k > 1 else ''}", "bench")
-    os.makedirs(folder, exist_ok=True)
-    pq.write_table(table, os.path.join(folder, f"{i:03d}.parquet"))`,
-  source,
-  String(files),
-  String(rows),
-  String(datasets),
-]);
+await execa(venvPython(), ['bench/make_bench_files.py', source, String(files), String(rows), String(datasets)]);
 const sizes = await Promise.all(
   (await readdir(path.join(source, 'raw'), { recursive: true }))
     .filter((f) => f.endsWith('.parquet'))
@@ -150,9 +127,9 @@ const server = {
 const serverStartMs = performance.now() - serverStarted;
 let warm: Run;
 try {
-  // Warm-up: the first jobs on a new server pay for class loading and JIT; not measured.
+  // Warm-up: the first jobs on a new server pay for class loading and JIT (about five files here); not measured.
   const warmupLake = path.join(work, 'warmup');
-  await cp(source, warmupLake, { recursive: true, filter: (f) => !f.endsWith('.parquet') || /\/00[01]\.parquet$/u.test(f) });
+  await cp(source, warmupLake, { recursive: true, filter: (f) => !f.endsWith('.parquet') || /\/00[0-4]\.parquet$/u.test(f) });
   const warmup = await createWatcher(
     loadConfig(
       {
