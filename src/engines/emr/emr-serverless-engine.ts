@@ -127,7 +127,11 @@ export class EmrServerlessEngine implements SparkEngine {
     signal?.throwIfAborted();
     if (this.#closing.signal.aborted) throw new RetryableJobError('the engine is closed', { runId: job.runId });
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
-    const running = this.#submit(job, stop);
+    const running = this.#submit(job, stop).catch((error: unknown) => {
+      if (error instanceof PermanentJobError || error instanceof RetryableJobError) throw error;
+      const why = stop.aborted ? 'stopped before the job run was submitted' : `could not run the job: ${(error as Error).message}`;
+      throw new RetryableJobError(why, { runId: job.runId }, { cause: error });
+    });
     this.#active.add(running);
     try {
       return await running;
@@ -175,13 +179,15 @@ export class EmrServerlessEngine implements SparkEngine {
         { runId: record.runId, clientToken: record.clientToken },
       );
       try {
-        jobRunId = (await this.#call((s) => this.#o.client.send(new StartJobRunCommand(input), s), signal)).jobRunId;
+        // Not cut off by the job's signal: once sent, the run may exist, and it must be recorded
+        // (then an abort cancels it) rather than forgotten.
+        jobRunId = (await this.#call((s) => this.#o.client.send(new StartJobRunCommand(input), s), this.#settleSignal())).jobRunId;
       } catch (error) {
         throw new RetryableJobError(`StartJobRun failed: ${(error as Error).message}`, details, { cause: error });
       }
       if (jobRunId === undefined) throw new RetryableJobError('StartJobRun returned no jobRunId', details);
       record = { ...record, jobRunId };
-      await this.#inflight.write(record, signal);
+      await this.#inflight.write(record, this.#settleSignal());
     }
     const logPath = driverLogUri(this.#o.settings.logUri, this.#appId, jobRunId);
 
@@ -197,7 +203,7 @@ export class EmrServerlessEngine implements SparkEngine {
         );
       }
       const final = await this.#cancel(record.runId, jobRunId);
-      await this.#inflight.write({ ...record, finalState: final }, AbortSignal.timeout(30_000));
+      await this.#inflight.write({ ...record, finalState: final }, this.#settleSignal());
       if (error.why === 'timeout') {
         throw new RetryableJobError(
           `timed out after ${Math.round(this.#o.timeoutMs / 1000)} s; job run ${jobRunId} was cancelled (${final})`,
@@ -271,9 +277,13 @@ export class EmrServerlessEngine implements SparkEngine {
     }
   }
 
+  #settleSignal(): AbortSignal {
+    return AbortSignal.timeout(this.#o.settleTimeoutMs ?? 600_000);
+  }
+
   /** CancelJobRun, then wait for a terminal state. Runs on its own deadline: the job's signal has already fired. */
   async #cancel(runId: string, jobRunId: string): Promise<JobRunState> {
-    const signal = AbortSignal.timeout(this.#o.settleTimeoutMs ?? 600_000);
+    const signal = this.#settleSignal();
     try {
       await this.#call((s) => this.#o.client.send(new CancelJobRunCommand({ applicationId: this.#appId, jobRunId }), s), signal);
     } catch (error) {
