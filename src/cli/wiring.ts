@@ -10,6 +10,7 @@ import { loadDatasetSpecs } from '../datasets/load-specs.js';
 import { candidateFilter } from '../discovery/candidates.js';
 import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { createEmrEngine } from '../engines/emr/create-emr-engine.js';
 import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
 import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
 import { s3aJars, s3aSparkSettings } from '../engines/s3a-support.js';
@@ -57,14 +58,12 @@ export function createSqsWatcher(watcher: Watcher, signals: { stopStarting: Abor
   });
 }
 
-/** Builds the whole watcher from a Config: the one place where the parts meet. */
-export async function createWatcher(config: Config): Promise<Watcher> {
-  const store = await createStore(config);
-  const specs = await loadDatasetSpecs(config.datasetsDir);
+/** The local engine: one spark-submit per version, on this machine, over s3a for an S3 lake. */
+async function createLocalEngine(config: Config, store: ObjectStore): Promise<SparkEngine> {
   const install = resolveSparkInstall(config.sparkSubmit, config.childEnv);
   await checkJava(config.childEnv);
   const s3a = config.lake.kind === 's3' ? { ...s3aSparkSettings(config), jars: s3aJars(install.sparkSubmit) } : undefined;
-  const engine = new SparkSubmitEngine({
+  return new SparkSubmitEngine({
     sparkSubmit: install.sparkSubmit,
     pysparkPython: install.pysparkPython,
     master: config.sparkMaster,
@@ -76,6 +75,13 @@ export async function createWatcher(config: Config): Promise<Watcher> {
     env: { ...config.childEnv, ...s3a?.env },
     ...(s3a ? { sparkConf: s3a.conf, jars: s3a.jars } : {}),
   });
+}
+
+/** Builds the whole watcher from a Config: the one place where the parts meet. */
+export async function createWatcher(config: Config): Promise<Watcher> {
+  const store = await createStore(config);
+  const specs = await loadDatasetSpecs(config.datasetsDir);
+  const engine = config.engine === 'emr-serverless' ? await createEmrEngine(config, store) : await createLocalEngine(config, store);
   const marker = new MarkerStore(store);
   const reconciler = new Reconciler({
     discovery: new PollingDiscovery(store, candidateFilter(config.candidateGlob)),

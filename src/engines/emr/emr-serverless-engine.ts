@@ -38,6 +38,8 @@ export interface PollSettings {
 
 export interface EmrServerlessEngineOptions {
   readonly client: EMRServerlessClient;
+  /** close() destroys the client too. @default false */
+  readonly ownsClient?: boolean;
   /** The lake: artifacts are uploaded, in-flight records kept and run reports read here. */
   readonly store: ObjectStore;
   readonly settings: Omit<EmrRequestSettings, 'entryPointKey' | 'pyFilesKey'>;
@@ -144,6 +146,7 @@ export class EmrServerlessEngine implements SparkEngine {
   async close(): Promise<void> {
     this.#closing.abort(new Error('the engine is closing'));
     await Promise.allSettled([...this.#active]);
+    if (this.#o.ownsClient) this.#o.client.destroy();
   }
 
   async #submit(job: JobRequest, signal: AbortSignal): Promise<RunReport> {
