@@ -107,8 +107,12 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
       const artifacts = await buildJobArtifacts(path.resolve('spark-jobs'));
       expect(Buffer.from((await s3Text(`lake/${artifacts.pyFilesKey}`)) ?? []).equals(artifacts.pyFiles)).toBe(true);
       expect(Buffer.from((await s3Text(`lake/${artifacts.entryPointKey}`)) ?? []).equals(artifacts.entryPoint)).toBe(true);
-      // The in-flight record is gone after success.
-      await expect(watcher.store.get(inflightKey(key, etag))).resolves.toBeUndefined();
+      // The in-flight record names the job run and says it is done.
+      const record = JSON.parse((await watcher.store.get(inflightKey(key, etag)))?.body.toString('utf8') ?? '{}') as Record<
+        string,
+        unknown
+      >;
+      expect(record).toMatchObject({ runId: 'moto-run-1', attempt: 1, applicationId, finalState: 'SUCCESS' });
 
       // What moto stored is what the contract says.
       const runs = (await emr.send(new ListJobRunsCommand({ applicationId }))).jobRuns ?? [];

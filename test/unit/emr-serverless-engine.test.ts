@@ -33,6 +33,8 @@ const JOB: JobRequest = {
   spec: { keys: ['order_id'] },
 };
 
+const NULL_ROWS = { read: null, cleaned: null, quarantined: null, curated: null };
+
 /** Virtual time: sleeping advances the clock at once, so the state machine runs with no real waiting. */
 function virtualTime() {
   let t = Date.parse('2026-11-28T12:00:00Z');
@@ -135,7 +137,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     });
   });
 
-  it('success through every state: one StartJobRun of the contract, the report read back, nothing left in flight', async () => {
+  it('success through every state: one StartJobRun of the contract, the report read back, the run marked done', async () => {
     startWritesReport();
     emr
       .on(GetJobRunCommand)
@@ -180,10 +182,19 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
       executionTimeoutMinutes: 60,
       tags: { app: 's3-spark-watcher', dataset: 'orders', 'key-hash': expect.stringMatching(/^[0-9a-f]{16}$/u), 'run-id': 'run-1' },
     });
-    // The code is in the lake under its hash; the in-flight record is gone after success.
+    // The code is in the lake under its hash; the in-flight record says the run is done.
     expect(await store.head(`artifacts/${hash}/pipeline.py`)).toBeDefined();
     expect(await store.head(`artifacts/${hash}/watcher_job.zip`)).toBeDefined();
-    expect(await new InflightRecords(store).read(JOB.key, JOB.etag)).toBeUndefined();
+    expect(await new InflightRecords(store).read(JOB.key, JOB.etag)).toMatchObject({ jobRunId: 'jr-1', attempt: 1, finalState: 'SUCCESS' });
+  });
+
+  it('the same version run again after success (a reprocess) is a new attempt: a new clientToken, a new job run', async () => {
+    startWritesReport();
+    emr.on(GetJobRunCommand).resolves(jobRun('SUCCESS'));
+    await engine().submit(JOB);
+    await expect(engine().submit({ ...JOB, runId: 'run-again' })).resolves.toMatchObject({ runId: 'run-again' });
+    const tokens = emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken);
+    expect(tokens).toEqual([clientTokenFor(JOB.key, JOB.etag, 1), clientTokenFor(JOB.key, JOB.etag, 2)]);
   });
 
   it('QUEUED for a while: polls with growing pauses up to the cap, then looks again soon after a state change', async () => {
@@ -197,7 +208,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
   });
 
   it('FAILED: a typed, retryable error with stateDetails and the driver log location; the next try is a new attempt', async () => {
-    startWritesReport({ status: 'failed', error: { kind: 'retryable', message: 'executor lost' } });
+    startWritesReport({ status: 'failed', rows: NULL_ROWS, error: { kind: 'retryable', message: 'executor lost' } });
     emr.on(GetJobRunCommand).resolvesOnce(jobRun('RUNNING')).resolves(jobRun('FAILED', 'Job failed, ExitCode: 1'));
     const error = await engine()
       .submit(JOB)
@@ -224,7 +235,12 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
   });
 
   it('FAILED with a report that says the input is unusable: permanent', async () => {
-    startWritesReport({ status: 'failed', error: { kind: 'permanent', message: 'not a Parquet file' } });
+    // As the job writes it: row counts null, the error's kind says whether retrying can help.
+    startWritesReport({
+      status: 'failed',
+      rows: NULL_ROWS,
+      error: { kind: 'permanent', type: 'UnreadableInput', message: 'not a Parquet file' },
+    });
     emr.on(GetJobRunCommand).resolves(jobRun('FAILED', 'Job failed, ExitCode: 2'));
     const error = await engine()
       .submit(JOB)

@@ -17,6 +17,7 @@ import { type Sleep, realSleep, withAwsRetry } from './aws-retry.js';
 import { clientTokenFor } from './client-token.js';
 import { type EmrRequestSettings, buildStartJobRunInput, driverLogUri } from './emr-request.js';
 import { JobRunFailedError } from './emr-errors.js';
+import { readJobFailure } from './failure-report.js';
 import { type InflightRecord, InflightRecords } from './inflight.js';
 import {
   type ApplicationState,
@@ -227,17 +228,18 @@ export class EmrServerlessEngine implements SparkEngine {
         throw new RetryableJobError(`job run ${jobRunId} succeeded but wrote no run report`, { ...details, logPath });
       if (report.status !== 'succeeded')
         throw new RetryableJobError(`job run ${jobRunId} succeeded but its report says ${report.status}`, { ...details, logPath });
-      await this.#inflight.delete(job.key, job.etag, signal);
+      // Kept, marked done: the next run of this version (a reprocess) is a new attempt with a new
+      // clientToken; the old token would only return this finished run.
+      await this.#inflight.write({ ...record, finalState: 'SUCCESS' }, signal);
       return report;
     }
 
     await this.#inflight.write({ ...record, finalState: state }, signal);
-    const report = await readRunReport(this.#o.store, record.runId, signal).catch(() => undefined);
-    const why = report?.error?.message ?? run.stateDetails ?? state;
-    const message = `job run ${jobRunId} ${state}: ${why}${run.stateDetails && report?.error ? ` (${run.stateDetails})` : ''}`;
+    const failure = await readJobFailure(this.#o.store, record.runId, signal);
+    const why = failure?.message ?? run.stateDetails ?? state;
+    const message = `job run ${jobRunId} ${state}: ${why}${run.stateDetails && failure ? ` (${run.stateDetails})` : ''}`;
     // The job's own report says whether the input is unusable (its exit code 2 does not reach us).
-    if (state === 'FAILED' && report?.error?.kind === 'permanent')
-      throw new PermanentJobError(report.error.message, { ...details, logPath });
+    if (state === 'FAILED' && failure?.kind === 'permanent') throw new PermanentJobError(failure.message, { ...details, logPath });
     throw new JobRunFailedError(
       message,
       { ...details, logPath },

@@ -8,8 +8,9 @@ export const INFLIGHT_PREFIX = 'metadata/inflight/';
 /**
  * What the controller knows about the EMR run of one file version, kept in the lake so that a
  * restarted controller finds it: written before StartJobRun (the intent: run id, client token),
- * updated with the job run id before waiting, and with the final state when the run ends badly
- * (so the next try is a new attempt with a new client token). Deleted once the run succeeded.
+ * updated with the job run id before waiting, and with the final state when the run ends. A record
+ * without a final state is a run to re-attach to; one with a final state only counts attempts, so
+ * the next run of the version (a retry, or a reprocess after success) gets a new client token.
  */
 export interface InflightRecord {
   readonly key: string;
@@ -21,7 +22,7 @@ export interface InflightRecord {
   /** When the attempt was first submitted (ISO): the controller's deadline counts from here. */
   readonly submittedAt: string;
   readonly jobRunId?: string;
-  /** Set when the run ended without success (FAILED, CANCELLED). */
+  /** Set when the run ended (SUCCESS, FAILED, CANCELLED). */
   readonly finalState?: JobRunState;
 }
 
@@ -64,9 +65,5 @@ export class InflightRecords {
       contentType: 'application/json',
       ...(signal ? { signal } : {}),
     });
-  }
-
-  async delete(key: string, etag: string, signal?: AbortSignal): Promise<void> {
-    await this.store.delete(inflightKey(key, etag), signal);
   }
 }
