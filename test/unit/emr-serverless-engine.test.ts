@@ -406,6 +406,32 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     expect(input.jobDriver?.sparkSubmit?.entryPointArguments).toContain('run-1');
   });
 
+  it('a recorded job run that EMR no longer knows: retryable now, and the next try is a new attempt instead of re-attaching again', async () => {
+    await new InflightRecords(store).write({
+      key: JOB.key,
+      etag: JOB.etag,
+      attempt: 1,
+      runId: 'run-1',
+      clientToken: clientTokenFor(JOB.key, JOB.etag, 1),
+      applicationId: APP,
+      submittedAt: new Date(time.now()).toISOString(),
+      jobRunId: 'jr-gone',
+    });
+    const gone = new EMRServerlessServiceException({
+      name: 'ResourceNotFoundException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 404 },
+      message: 'Job run jr-gone not found',
+    });
+    emr.on(GetJobRunCommand).rejectsOnce(gone).resolves(jobRun('SUCCESS'));
+    startWritesReport();
+    await expect(engine().submit({ ...JOB, runId: 'run-2' })).rejects.toThrow(
+      /watching job run jr-gone failed: Job run jr-gone not found/u,
+    );
+    await expect(engine().submit({ ...JOB, runId: 'run-3' })).resolves.toMatchObject({ runId: 'run-3' });
+    expect(emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken)).toEqual([clientTokenFor(JOB.key, JOB.etag, 2)]);
+  });
+
   it('validate(): a missing application, or one that is not Spark, is a configuration error', async () => {
     emr.on(GetApplicationCommand).resolves({
       application: {

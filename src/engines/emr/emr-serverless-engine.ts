@@ -200,6 +200,10 @@ export class EmrServerlessEngine implements SparkEngine {
       run = await this.#watch(record.runId, jobRunId, Date.parse(record.submittedAt) + this.#o.timeoutMs, signal);
     } catch (error) {
       if (!(error instanceof StopWatching)) {
+        // EMR no longer knows the run (expired, or another account/region): stop re-attaching to it;
+        // the next try is a new attempt.
+        if ((error as Error).name === 'ResourceNotFoundException')
+          await this.#inflight.write({ ...record, finalState: 'FAILED' }, this.#settleSignal());
         throw new RetryableJobError(
           `watching job run ${jobRunId} failed: ${(error as Error).message}`,
           { ...details, logPath },
