@@ -188,6 +188,18 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     expect(await new InflightRecords(store).read(JOB.key, JOB.etag)).toMatchObject({ jobRunId: 'jr-1', attempt: 1, finalState: 'SUCCESS' });
   });
 
+  it('SUCCESS without a report: retryable, and the retry is a new job run rather than the finished one again', async () => {
+    emr.on(StartJobRunCommand).resolves({ applicationId: APP, jobRunId: 'jr-1', arn: 'arn' });
+    emr.on(GetJobRunCommand).resolves(jobRun('SUCCESS'));
+    await expect(engine().submit(JOB)).rejects.toThrow(/job run jr-1 succeeded but wrote no run report/u);
+    startWritesReport();
+    await expect(engine().submit({ ...JOB, runId: 'run-2' })).resolves.toMatchObject({ runId: 'run-2' });
+    expect(emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken)).toEqual([
+      clientTokenFor(JOB.key, JOB.etag, 1),
+      clientTokenFor(JOB.key, JOB.etag, 2),
+    ]);
+  });
+
   it('the same version run again after success (a reprocess) is a new attempt: a new clientToken, a new job run', async () => {
     startWritesReport();
     emr.on(GetJobRunCommand).resolves(jobRun('SUCCESS'));

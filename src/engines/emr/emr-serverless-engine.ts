@@ -227,14 +227,15 @@ export class EmrServerlessEngine implements SparkEngine {
 
     const state = run.state as JobRunState;
     if (state === 'SUCCESS') {
+      // Marked done first: the next run of this version (a reprocess, or a retry because the report
+      // is missing) is a new attempt with a new clientToken; the old token would only return this
+      // finished run again.
+      await this.#inflight.write({ ...record, finalState: 'SUCCESS' }, signal);
       const report = await readRunReport(this.#o.store, record.runId, signal);
       if (report === undefined)
         throw new RetryableJobError(`job run ${jobRunId} succeeded but wrote no run report`, { ...details, logPath });
       if (report.status !== 'succeeded')
         throw new RetryableJobError(`job run ${jobRunId} succeeded but its report says ${report.status}`, { ...details, logPath });
-      // Kept, marked done: the next run of this version (a reprocess) is a new attempt with a new
-      // clientToken; the old token would only return this finished run.
-      await this.#inflight.write({ ...record, finalState: 'SUCCESS' }, signal);
       return report;
     }
 
