@@ -128,19 +128,20 @@ describe('rehearsal: the exact sparkSubmit request of the EMR engine gives what 
       const { etag } = await engineStore.put(key, raw);
       return submit(etag);
     };
-    // The local engine (spark-submit over s3a), as `ENGINE=local` wires it.
+    // The local engine (spark-submit over s3a), as `ENGINE=local` wires it, and the EMR engine with
+    // its request run by the rehearsal: side by side (one core each), on the same file.
     const local = await createWatcher(
       loadConfig(env(m, 'local-lake', { RUN_LOG_DIR: await tempDir('s3sw-emr-logs-') }), { cwd: process.cwd() }),
     );
-    const localReport = await runBoth(local.store, (etag) =>
-      local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }),
-    );
-    await local.close();
-    // The EMR engine, its request run by the rehearsal.
     const emr = await emrEngineOnRehearsal(m, 'emr-lake');
-    const emrReport = await runBoth(emr.store, (etag) => emr.engine.submit({ runId: 'emr-run', key, etag, dataset: 'orders', spec }));
-    await emr.engine.close();
-    await emr.rehearsal.close();
+    const [localReport, emrReport] = await Promise.all([
+      runBoth(local.store, (etag) => local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec })),
+      runBoth(emr.store, (etag) => emr.engine.submit({ runId: 'emr-run', key, etag, dataset: 'orders', spec })),
+    ]).finally(async () => {
+      await local.close();
+      await emr.engine.close();
+      await emr.rehearsal.close();
+    });
 
     const comparable = (r: RunReport) => ({
       key: r.key,
