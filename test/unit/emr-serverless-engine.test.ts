@@ -142,13 +142,14 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     emr
       .on(GetJobRunCommand)
       .resolvesOnce(jobRun('SUBMITTED'))
+      .resolvesOnce(jobRun('QUEUED'))
       .resolvesOnce(jobRun('PENDING'))
       .resolvesOnce(jobRun('SCHEDULED'))
       .resolvesOnce(jobRun('RUNNING'))
       .resolves(jobRun('SUCCESS'));
     const result = await engine().submit(JOB);
     expect(result).toMatchObject({ runId: 'run-1', status: 'succeeded', rows: { curated: 2 } });
-    expect(states).toEqual(['SUBMITTED', 'PENDING', 'SCHEDULED', 'RUNNING', 'SUCCESS']);
+    expect(states).toEqual(['SUBMITTED', 'QUEUED', 'PENDING', 'SCHEDULED', 'RUNNING', 'SUCCESS']);
 
     const calls = emr.commandCalls(StartJobRunCommand);
     expect(calls).toHaveLength(1);
