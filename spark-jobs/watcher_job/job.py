@@ -9,12 +9,15 @@ Row counts in the report:
                this file offered to the curated merge.
 The cleaned/ folder holds the PASSED rows, typed; quarantine/ holds the failed ones.
 
+`timingsMs` in the report: wall milliseconds per phase (read, plan, check, write, curate).
+
 Session settings (`spark.sql.ansi.enabled=false`, `spark.sql.session.timeZone=UTC`) are set for
 the run and restored afterwards, so a long-lived session can run many jobs.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,45 +136,72 @@ def _read_raw(spark: SparkSession, uri: str) -> tuple[DataFrame, int, int | None
     return df, rows, (mtime_rows[0][0] if mtime_rows else None)
 
 
+@contextmanager
+def _phase(report: dict, name: str) -> Iterator[None]:
+    """Adds the wall time of the block to `report["timingsMs"][name]` (where a run's time goes)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = report.setdefault("timingsMs", {})
+        timings[name] = timings.get(name, 0) + round((time.perf_counter() - start) * 1000)
+
+
 def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> None:
     raw_uri = join_uri(plan.lake, plan.raw.key)
     spec = plan.spec
     cached: list[DataFrame] = []
     try:
-        raw_df, rows_read, mtime = _read_raw(spark, raw_uri)
+        with _phase(report, "read"):
+            raw_df, rows_read, mtime = _read_raw(spark, raw_uri)
         cached.append(raw_df)
         report["rows"]["read"] = rows_read
 
-        cleaned = raw_df.transform(clean(plan.raw.key, args.etag, mtime, spec.null_tokens))
-        validate_spec(cleaned, spec)
-        checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(checked)
-        counts = checked.groupBy((F.size(ERRORS) > 0).alias("failed")).count().collect()
-        by_state = {bool(r["failed"]): int(r["count"]) for r in counts}
-        report["rows"]["quarantined"] = by_state.get(True, 0)
-        report["rows"]["cleaned"] = by_state.get(True, 0) + by_state.get(False, 0)
-
-        passed = checked.transform(passed_rows)
-        passed.write.mode("overwrite").parquet(plan.outputs["cleaned"])
-        checked.transform(failed_rows).write.mode("overwrite").parquet(plan.outputs["quarantine"])
-
-        contribution = passed.transform(add_partition_columns(spec.partition_by)).transform(
-            deduplicate(spec.keys, spec.order_by)
-        )
-        contribution = contribution.persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(contribution)
-        report["rows"]["curated"] = contribution.count()
-        merge_into_curated(
-            spark,
-            contribution,
-            curated_uri=plan.outputs["curated"],
-            staging_uri=join_uri(plan.lake, plan.raw.staging),
-            key=plan.raw.key,
-            spec=spec,
-        )
+        with _phase(report, "plan"):  # analysis only: no data is touched
+            cleaned = raw_df.transform(clean(plan.raw.key, args.etag, mtime, spec.null_tokens))
+            validate_spec(cleaned, spec)
+        checked = _check_and_write(cleaned, plan, report, cached)
+        with _phase(report, "curate"):
+            _curate(spark, checked, plan, report, cached)
     finally:
         for df in cached:
             df.unpersist()
+
+
+def _check_and_write(cleaned: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> DataFrame:
+    """Check the rules, count, write cleaned/ and quarantine/; returns the checked rows (cached)."""
+    spec = plan.spec
+    with _phase(report, "check"):
+        checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(checked)
+        counts = checked.groupBy((F.size(ERRORS) > 0).alias("failed")).count().collect()
+    by_state = {bool(r["failed"]): int(r["count"]) for r in counts}
+    report["rows"]["quarantined"] = by_state.get(True, 0)
+    report["rows"]["cleaned"] = by_state.get(True, 0) + by_state.get(False, 0)
+    with _phase(report, "write"):
+        checked.transform(passed_rows).write.mode("overwrite").parquet(plan.outputs["cleaned"])
+        checked.transform(failed_rows).write.mode("overwrite").parquet(plan.outputs["quarantine"])
+    return checked
+
+
+def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> None:
+    spec = plan.spec
+    contribution = (
+        checked.transform(passed_rows)
+        .transform(add_partition_columns(spec.partition_by))
+        .transform(deduplicate(spec.keys, spec.order_by))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    cached.append(contribution)
+    report["rows"]["curated"] = contribution.count()
+    merge_into_curated(
+        spark,
+        contribution,
+        curated_uri=plan.outputs["curated"],
+        staging_uri=join_uri(plan.lake, plan.raw.staging),
+        key=plan.raw.key,
+        spec=spec,
+    )
 
 
 def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:

@@ -8,6 +8,7 @@ import { type CommandContext, defaultContext, writeLine } from './context.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { onceCommand, onceHelp } from './commands/once.js';
 import { setupCommand, setupHelp } from './commands/setup.js';
+import { sparkConnectCommand, sparkConnectHelp } from './commands/spark-connect.js';
 import { statusCommand, statusHelp } from './commands/status.js';
 import { watchCommand, watchHelp } from './commands/watch.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   status: statusCommand,
   setup: setupCommand,
   demo: demoCommand,
+  'spark-connect': sparkConnectCommand,
 };
 
 function help(): string {
@@ -25,7 +27,7 @@ function help(): string {
 Usage: s3-spark-watcher <command> [options]
 
 Commands:
-  ${[watchHelp, onceHelp, statusHelp, setupHelp, demoHelp].join('\n  ')}
+  ${[watchHelp, onceHelp, statusHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
 
 Configuration comes from the environment and ./.env:
 ${SETTINGS.map((s) => `  ${s.name.padEnd(24)}${s.meaning} (default: ${s.default})`).join('\n')}

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
 import type { Environment } from './environment.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
@@ -13,8 +14,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Environment variables whose values are never printed, in errors or logs. */
 export const SECRET_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']);
-/** Not passed on to Spark: the engine hands credentials over as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
-const CONTROLLER_ONLY_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY']);
+/**
+ * Not passed on to Spark: the engine hands credentials over as AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY; and PySpark reads SPARK_REMOTE itself, which would turn a local
+ * spark-submit job into a Spark Connect client.
+ */
+const CONTROLLER_ONLY_VARIABLES = new Set(['ACCESS_KEY', 'SECRET_KEY', 'SPARK_REMOTE']);
 
 /** Everything the watcher is told, validated. Built once at start-up by loadConfig. */
 export interface Config {
@@ -30,8 +35,10 @@ export interface Config {
   readonly sqs?: { readonly queueUrl: string; readonly visibilitySeconds: number };
   /** With DISCOVERY=sqs: a full relisting this often. @default 3600 s */
   readonly reconcileIntervalMs: number;
-  /** @default local */
+  /** @default auto: Spark Connect when SPARK_REMOTE answers, else spark-submit */
   readonly engine: EngineName;
+  /** The Spark Connect server of ENGINE=connect and auto. @default sc://127.0.0.1:15002 */
+  readonly sparkRemote: SparkRemote;
   /** undefined: the project's own PySpark (.venv), else spark-submit on PATH. */
   readonly sparkSubmit?: string;
   /** @default local[*] */
@@ -110,7 +117,12 @@ export const SETTINGS: readonly Setting[] = [
     default: '3600',
     meaning: 'With `DISCOVERY=sqs`: a full relisting this often (event delivery is not guaranteed)',
   },
-  { name: 'ENGINE', default: 'local', meaning: `Where jobs run: ${ENGINE_NAMES.join(', ')}` },
+  {
+    name: 'ENGINE',
+    default: 'auto',
+    meaning: '`auto` (Spark Connect while `SPARK_REMOTE` answers, else `local`), `local` (spark-submit per file), `connect`',
+  },
+  { name: 'SPARK_REMOTE', default: DEFAULT_SPARK_REMOTE, meaning: 'The Spark Connect server of `connect` and `auto` (`sc://host:port`)' },
   { name: 'SPARK_SUBMIT', default: '.venv/bin/spark-submit, else on PATH', meaning: 'The spark-submit to run' },
   { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
   { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
@@ -230,9 +242,15 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     if (lake?.kind === 'local')
       problems.push('DISCOVERY=sqs needs an S3 lake (LAKE=s3://...); a local folder sends no events. Use DISCOVERY=poll.');
   }
-  const engineValue = value('ENGINE') ?? 'local';
+  const engineValue = value('ENGINE') ?? 'auto';
   if (!(ENGINE_NAMES as readonly string[]).includes(engineValue)) {
     problems.push(`ENGINE=${shown('ENGINE')} is not an engine of this build; use one of: ${ENGINE_NAMES.join(', ')}.`);
+  }
+  let sparkRemote = parseSparkRemote(DEFAULT_SPARK_REMOTE);
+  try {
+    sparkRemote = parseSparkRemote(value('SPARK_REMOTE') ?? DEFAULT_SPARK_REMOTE);
+  } catch (error) {
+    problems.push((error as Error).message + '.');
   }
   const maxConcurrentJobs = integer('MAX_CONCURRENT_JOBS', 2, 1, 64, 'jobs');
   const jobTimeoutSeconds = integer('JOB_TIMEOUT_SECONDS', 3600, 10, 7 * 86_400, 'seconds');
@@ -285,6 +303,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     ...(discovery === 'sqs' && queueUrl !== undefined ? { sqs: { queueUrl, visibilitySeconds } } : {}),
     reconcileIntervalMs: reconcileSeconds * 1000,
     engine: engineValue as EngineName,
+    sparkRemote,
     ...(sparkSubmit !== undefined
       ? { sparkSubmit: path.isAbsolute(sparkSubmit) || !sparkSubmit.includes('/') ? sparkSubmit : path.resolve(options.cwd, sparkSubmit) }
       : {}),

@@ -10,3 +10,4 @@ export const REQUIREMENTS_PATH = path.join(SPARK_JOBS_DIR, 'requirements.txt');
 export const VENV_DIR = path.join(PROJECT_ROOT, '.venv');
 export const VENV_PYTHON = path.join(VENV_DIR, 'bin', 'python');
 export const VENV_SPARK_SUBMIT = path.join(VENV_DIR, 'bin', 'spark-submit');
+export const WORKER_PATH = path.join(SPARK_JOBS_DIR, 'worker.py');

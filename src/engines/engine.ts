@@ -1,7 +1,8 @@
 import type { DatasetSpec } from '../datasets/spec.js';
 import type { RunReport } from './run-report.js';
 
-export const ENGINE_NAMES = ['local', 'emr-serverless'] as const;
+/** auto: Spark Connect when its server answers, else spark-submit (local). emr-serverless: AWS EMR Serverless. */
+export const ENGINE_NAMES = ['auto', 'local', 'connect', 'emr-serverless'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /** One job: one version of one raw file. */

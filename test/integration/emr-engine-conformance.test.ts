@@ -131,7 +131,7 @@ describe('rehearsal: the exact sparkSubmit request of the EMR engine gives what 
     // The local engine (spark-submit over s3a), as `ENGINE=local` wires it, and the EMR engine with
     // its request run by the rehearsal: side by side (one core each), on the same file.
     const local = await createWatcher(
-      loadConfig(env(m, 'local-lake', { RUN_LOG_DIR: await tempDir('s3sw-emr-logs-') }), { cwd: process.cwd() }),
+      loadConfig(env(m, 'local-lake', { ENGINE: 'local', RUN_LOG_DIR: await tempDir('s3sw-emr-logs-') }), { cwd: process.cwd() }),
     );
     const emr = await emrEngineOnRehearsal(m, 'emr-lake');
     const [localReport, emrReport] = await Promise.all([

@@ -23,7 +23,8 @@ describe('configuration', () => {
     const config = load({ LAKE: './lake' });
     expect(config.lake).toEqual({ kind: 'local', root: '/work/project/lake' });
     expect(config.pollIntervalMs).toBe(60_000);
-    expect(config.engine).toBe('local');
+    expect(config.engine).toBe('auto');
+    expect(config.sparkRemote.url).toBe('sc://127.0.0.1:15002');
     expect(config.sparkMaster).toBe('local[*]');
     expect(config.candidateGlob).toBe('**/*.parquet');
   });
@@ -38,8 +39,13 @@ describe('configuration', () => {
       SPARK_SUBMIT: 'tools/spark-submit',
       DATASETS_DIR: 'specs',
       LOG_LEVEL: 'DEBUG',
+      ENGINE: 'connect',
+      SPARK_REMOTE: 'sc://spark.internal',
     });
+    expect(config.childEnv['SPARK_REMOTE']).toBeUndefined(); // PySpark would read it in a spark-submit job
     expect(config).toMatchObject({
+      engine: 'connect',
+      sparkRemote: { host: 'spark.internal', port: 15002, url: 'sc://spark.internal:15002' },
       lake: { kind: 'local', root: '/data/my lake' },
       pollIntervalMs: 5000,
       maxConcurrentJobs: 3,
@@ -57,6 +63,10 @@ describe('configuration', () => {
     );
     expect(problem({ LAKE: './lake', ENGINE: 'hadoop' })).toMatch(/ENGINE="hadoop" is not an engine.*local/u);
     expect(problem({ LAKE: './lake', SPARK_MASTER: 'local[x' })).toMatch(/SPARK_MASTER/u);
+    expect(problem({ LAKE: './lake', SPARK_REMOTE: 'http://localhost:15002' })).toMatch(
+      /SPARK_REMOTE=http:\/\/localhost:15002 is not a Spark Connect URL/u,
+    );
+    expect(problem({ LAKE: './lake', SPARK_REMOTE: 'sc://localhost:99999' })).toMatch(/port 99999 is out of range/u);
     expect(problem({ LAKE: './lake', CANDIDATE_GLOB: '{a,b' })).toMatch(/CANDIDATE_GLOB.*unclosed/u);
     expect(problem({})).toMatch(/No lake is set.*LAKE=\.\/lake/u);
   });

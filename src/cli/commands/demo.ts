@@ -2,9 +2,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
+import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
+import { portAnswers } from '../../engines/connect/spark-remote.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary } from '../format-summary.js';
 import { ensurePythonEnv } from '../python-env.js';
@@ -41,9 +43,15 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   if (generated.failed) throw new PrerequisiteError(`writing the sample files failed: ${generated.stderr || generated.shortMessage}`);
   for (const file of String(generated.stdout).split('\n').filter(Boolean)) say(`    ${path.relative(ctx.cwd, file)}`);
 
-  say('3/3 One pass (one spark-submit per new file version; the first takes a while)');
+  const overConnect = config.engine !== 'local' && (await portAnswers(config.sparkRemote));
+  say(
+    overConnect
+      ? `3/3 One pass, over the Spark Connect server at ${config.sparkRemote.url}`
+      : '3/3 One pass (one spark-submit per new file version; the first takes a while; `s3-spark-watcher spark-connect start` makes them fast)',
+  );
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, loggerFor(ctx, config));
+  logEngineEvents(watcher.engine, loggerFor(ctx, config));
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');

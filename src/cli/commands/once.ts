@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary, summaryJson } from '../format-summary.js';
@@ -15,6 +16,7 @@ export async function onceCommand(ctx: CommandContext): Promise<number> {
   const logger = loggerFor(ctx, config);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  logEngineEvents(watcher.engine, logger);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   try {
     const summary = await watcher.reconciler.runPass({ stopStarting: shutdown.stopStarting, stopJobs: shutdown.stopJobs });

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
+import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { handleShutdownSignals } from '../shutdown.js';
@@ -15,6 +16,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   const logger = loggerFor(ctx, config);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  logEngineEvents(watcher.engine, logger);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   const how = config.discovery === 'sqs' ? `through ${config.sqs?.queueUrl}` : `every ${config.pollIntervalMs / 1000} s`;
   logger.info(`watching ${describeLake(config.lake)}raw/ ${how} (engine ${config.engine}); Ctrl-C to stop`, {

@@ -1,0 +1,33 @@
+import type winston from 'winston';
+import { AutoEngine } from '../engines/auto-engine.js';
+import { ConnectEngine } from '../engines/connect/connect-engine.js';
+import type { SparkEngine } from '../engines/engine.js';
+
+/** The engines' own events as log lines: one line per switch between Connect and spark-submit, not per file. */
+export function logEngineEvents(engine: SparkEngine, logger: winston.Logger): void {
+  const connect = engine instanceof AutoEngine ? engine.connectEngine : engine instanceof ConnectEngine ? engine : undefined;
+  if (engine instanceof AutoEngine) {
+    engine.events.on('engine:switched', ({ from, to, reason }) =>
+      logger.log(
+        from === undefined ? 'info' : 'warn',
+        `jobs now run ${to === 'connect' ? 'over Spark Connect' : 'with spark-submit'}: ${reason}`,
+        {
+          event: 'engine:switched',
+          engine: to,
+          from,
+          reason,
+        },
+      ),
+    );
+  }
+  if (connect instanceof ConnectEngine) {
+    connect.events.on('worker:restarted', ({ slot, runId, reason }) =>
+      logger.warn(`Spark Connect worker ${slot} died mid-job and was restarted; the job runs again`, {
+        event: 'worker:restarted',
+        engine: 'connect',
+        runId,
+        reason,
+      }),
+    );
+  }
+}

@@ -1,0 +1,141 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWatcher, type Watcher } from '../../src/cli/wiring.js';
+import { loadConfig } from '../../src/config/config.js';
+import { AutoEngine, type AutoEngineEvents } from '../../src/engines/auto-engine.js';
+import { ConnectEngine } from '../../src/engines/connect/connect-engine.js';
+import { signalProcessGroup } from '../../src/engines/process-tree.js';
+import { type TestConnectServer, startTestConnectServer } from '../helpers/connect-server.js';
+import { readParquetRows, venvPython } from '../helpers/python.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/** ENGINE=auto against a real local Spark Connect server: same results, and it survives losing the worker or the server. */
+describe('Spark Connect with ENGINE=auto', { timeout: 300_000 }, () => {
+  let server: TestConnectServer;
+  let lake: string;
+  let watcher: Watcher;
+  let auto: AutoEngine;
+  let connect: ConnectEngine;
+  const switches: AutoEngineEvents['engine:switched'][] = [];
+
+  const watcherOn = async (root: string, engine: string): Promise<Watcher> =>
+    createWatcher(
+      loadConfig(
+        {
+          ...process.env,
+          LAKE: root,
+          ENGINE: engine,
+          SPARK_REMOTE: server.state.remote,
+          DATASETS_DIR: 'demo/datasets',
+          RUN_LOG_DIR: path.join(root, '..', 'logs'),
+          SPARK_MASTER: 'local[1]',
+        },
+        { cwd: process.cwd() },
+      ),
+    );
+  const putOrders = async (root: string, name: string): Promise<void> => {
+    await mkdir(path.join(root, 'raw/orders/2026/11'), { recursive: true });
+    await copyFile(path.join(demoLake, 'raw/orders/2026/11/01/orders.parquet'), path.join(root, 'raw/orders/2026/11', name));
+  };
+  let demoLake: string;
+
+  beforeAll(async () => {
+    demoLake = path.join(await tempDir('s3sw-connect-demo-'), 'lake');
+    await execa(venvPython(), ['demo/make_demo_data.py', '--lake', demoLake]);
+    server = await startTestConnectServer();
+    lake = path.join(await tempDir('s3sw-connect-'), 'lake');
+    watcher = await watcherOn(lake, 'auto');
+    auto = watcher.engine as AutoEngine;
+    connect = auto.connectEngine as ConnectEngine;
+    auto.events.on('engine:switched', (e) => switches.push(e));
+  });
+  afterAll(async () => {
+    await watcher?.close();
+    await server?.stop();
+  });
+
+  it('runs over Connect and gives the same zones as spark-submit for the same file', async () => {
+    await putOrders(lake, 'a.parquet');
+    expect(await watcher.reconciler.runPass()).toMatchObject({ processed: 1, failed: 0 });
+    expect(switches.map((s) => s.to)).toEqual(['connect']);
+
+    const localLake = path.join(await tempDir('s3sw-connect-local-'), 'lake');
+    await putOrders(localLake, 'a.parquet');
+    const local = await watcherOn(localLake, 'local');
+    try {
+      expect(await local.reconciler.runPass()).toMatchObject({ processed: 1, failed: 0 });
+    } finally {
+      await local.close();
+    }
+    // Everything but the ingestion time (the file's mtime, which differs between the two copies).
+    const rows = async (root: string, zone: string): Promise<string[]> =>
+      (await readParquetRows(path.join(root, zone))).map(({ _ingested_at: _, ...r }) => JSON.stringify(r)).sort();
+    for (const zone of ['cleaned/orders/2026/11/a', 'quarantine/orders/2026/11/a', 'curated/orders']) {
+      const viaConnect = await rows(lake, zone);
+      expect(viaConnect.length, zone).toBeGreaterThan(0);
+      expect(viaConnect, zone).toEqual(await rows(localLake, zone));
+    }
+  });
+
+  it('runs jobs of two datasets at once, each worker with its own session', async () => {
+    await putOrders(lake, 'two-a.parquet');
+    await mkdir(path.join(lake, 'raw/customers'), { recursive: true });
+    await copyFile(path.join(demoLake, 'raw/customers/customers.parquet'), path.join(lake, 'raw/customers/customers.parquet'));
+    let inFlight = 0;
+    let most = 0;
+    const workers = new Set<number | undefined>();
+    const sent = ({ workerPid }: { workerPid: number | undefined }): void => {
+      workers.add(workerPid);
+      most = Math.max(most, ++inFlight);
+    };
+    const done = (): void => void (inFlight -= 1);
+    connect.events.on('job:sent', sent);
+    watcher.reconciler.events.on('job:succeeded', done);
+    const summary = await watcher.reconciler.runPass();
+    connect.events.off('job:sent', sent);
+    watcher.reconciler.events.off('job:succeeded', done);
+    expect(summary).toMatchObject({ processed: 2, failed: 0 });
+    expect(most).toBe(2);
+    expect(workers.size).toBe(2);
+  });
+
+  it('replaces a worker killed mid-job and runs the job again on the new one', async () => {
+    await putOrders(lake, 'b.parquet');
+    const restarted: string[] = [];
+    connect.events.on('worker:restarted', ({ runId }) => restarted.push(runId));
+    let killed = false;
+    const kill = ({ workerPid }: { workerPid: number | undefined }): void => {
+      if (killed) return;
+      killed = true;
+      signalProcessGroup(workerPid, 'SIGKILL');
+    };
+    connect.events.on('job:sent', kill);
+    const summary = await watcher.reconciler.runPass();
+    connect.events.off('job:sent', kill);
+    expect(summary).toMatchObject({ processed: 1, failed: 0 });
+    expect(restarted).toHaveLength(1);
+    expect(switches.map((s) => s.to)).toEqual(['connect']); // still on Connect
+  });
+
+  it('runs the job again with spark-submit when the server dies mid-job, and moves back once it returns', async () => {
+    await putOrders(lake, 'c.parquet');
+    const killServer = (): void => signalProcessGroup(server.state.pid, 'SIGKILL');
+    connect.events.on('job:sent', killServer);
+    const summary = await watcher.reconciler.runPass();
+    connect.events.off('job:sent', killServer);
+    expect(summary).toMatchObject({ processed: 1, failed: 0 });
+    expect(switches.map((s) => s.to)).toEqual(['connect', 'local']);
+    expect(switches[1]?.reason).toMatch(/went away during a job/u);
+
+    // The server is back on the same port: the next file goes over Connect again.
+    server = await startTestConnectServer({ port: server.state.port, stateDir: server.stateDir });
+    await putOrders(lake, 'd.parquet');
+    expect(await watcher.reconciler.runPass()).toMatchObject({ processed: 1, failed: 0 });
+    expect(switches.map((s) => s.to)).toEqual(['connect', 'local', 'connect']);
+    const curated = await readParquetRows(path.join(lake, 'curated/orders'));
+    const ids = curated.map((r) => Number(r['order_id']));
+    expect(new Set(ids).size).toBe(ids.length); // four files of the same orders: still one row per key
+  });
+});
