@@ -11,6 +11,7 @@ import {
   EMRServerlessServiceException,
 } from '@aws-sdk/client-emr-serverless';
 import { mockClient } from 'aws-sdk-client-mock';
+import { Writable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { clientTokenFor } from '../../src/engines/emr/client-token.js';
 import { JobRunFailedError } from '../../src/engines/emr/emr-errors.js';
@@ -21,6 +22,8 @@ import { PermanentJobError, RetryableJobError } from '../../src/engines/job-erro
 import { runReportKey } from '../../src/engines/run-report.js';
 import { ConfigError, isPermanent } from '../../src/errors.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { logEmrEvents } from '../../src/observability/emr-log-events.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const APP = '00fabc123def4567';
@@ -90,8 +93,8 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
   let time: ReturnType<typeof virtualTime>;
   let states: string[];
 
-  const engine = (extra: Partial<ConstructorParameters<typeof EmrServerlessEngine>[0]> = {}) =>
-    new EmrServerlessEngine({
+  const engine = (extra: Partial<ConstructorParameters<typeof EmrServerlessEngine>[0]> = {}) => {
+    const e = new EmrServerlessEngine({
       client,
       store,
       settings: {
@@ -105,9 +108,11 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
       timeoutMs: 3_600_000,
       sleep: time.sleep,
       now: time.now,
-      onState: (e) => states.push(e.state),
       ...extra,
     });
+    e.events.on('emr:job-run-state', ({ state }) => states.push(state));
+    return e;
+  };
   /** StartJobRun answers jr-1 and, like the real job, the run writes its report. */
   const answerStart = async (input: StartJobRunCommandInput, extra: Record<string, unknown> = {}) => {
     const args = input.jobDriver?.sparkSubmit?.entryPointArguments ?? [];
@@ -394,9 +399,24 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     await expect.poll(async () => (await new InflightRecords(store).read(JOB.key, JOB.etag))?.jobRunId).toBe('jr-1');
 
     emr.on(GetJobRunCommand).resolvesOnce(jobRun('RUNNING')).resolves(jobRun('SUCCESS'));
-    const result = await engine().submit({ ...JOB, runId: 'run-after-restart' });
+    const second = engine();
+    const lines: string[] = [];
+    logEmrEvents(
+      second,
+      createLogger({ level: 'info', format: 'json', stream: new Writable({ write: (c, _e, done) => (lines.push(String(c)), done()) }) }),
+    );
+    const result = await second.submit({ ...JOB, runId: 'run-after-restart' });
     expect(result.runId).toBe('run-1'); // the report of the run that was resumed
     expect(emr.commandCalls(StartJobRunCommand)).toHaveLength(1);
+    // The log says so.
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({
+        msg: `re-attached to EMR job run jr-1 of ${JOB.key}`,
+        event: 'emr:job-run',
+        reattached: true,
+        runId: 'run-1',
+      }),
+    );
   });
 
   it('restart after StartJobRun was sent but before its answer was recorded: sent again with the same clientToken and run id', async () => {

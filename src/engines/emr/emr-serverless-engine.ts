@@ -16,6 +16,8 @@ import { type JobArtifacts, buildJobArtifacts, uploadArtifactsIfNew } from './ar
 import { type Sleep, realSleep, withAwsRetry } from './aws-retry.js';
 import { clientTokenFor } from './client-token.js';
 import { type EmrRequestSettings, buildStartJobRunInput, driverLogUri } from './emr-request.js';
+import { TypedEmitter } from '../../controller/typed-emitter.js';
+import type { EmrEngineEvents } from './emr-engine-events.js';
 import { JobRunFailedError } from './emr-errors.js';
 import { readJobFailure } from './failure-report.js';
 import { type InflightRecord, InflightRecords } from './inflight.js';
@@ -55,8 +57,6 @@ export interface EmrServerlessEngineOptions {
   readonly apiAttempts?: number;
   readonly sleep?: Sleep;
   readonly now?: () => number;
-  /** Called on every job run state the engine sees (for logs). */
-  readonly onState?: (event: { runId: string; jobRunId: string; state: JobRunState }) => void;
 }
 
 /** Why the engine stops watching a run before it ended. */
@@ -74,6 +74,7 @@ class StopWatching extends Error {
  */
 export class EmrServerlessEngine implements SparkEngine {
   readonly name = 'emr-serverless' as const;
+  readonly events = new TypedEmitter<EmrEngineEvents>();
   readonly #o: EmrServerlessEngineOptions;
   readonly #sleep: Sleep;
   readonly #now: () => number;
@@ -174,6 +175,7 @@ export class EmrServerlessEngine implements SparkEngine {
     const details = { runId: record.runId };
 
     let jobRunId = record.jobRunId;
+    const reattached = jobRunId !== undefined;
     if (jobRunId === undefined) {
       const artifacts = await this.#uploadedArtifacts(record.runId, signal);
       await this.#ensureApplicationStarted(record.runId, signal);
@@ -194,6 +196,7 @@ export class EmrServerlessEngine implements SparkEngine {
       await this.#inflight.write(record, this.#settleSignal());
     }
     const logPath = driverLogUri(this.#o.settings.logUri, this.#appId, jobRunId);
+    this.events.emit('emr:job-run', { runId: record.runId, jobRunId, attempt: record.attempt, key: job.key, reattached });
 
     let run: JobRun;
     try {
@@ -210,6 +213,7 @@ export class EmrServerlessEngine implements SparkEngine {
           { cause: error },
         );
       }
+      this.events.emit('emr:job-run-cancelling', { runId: record.runId, jobRunId, why: error.why });
       const final = await this.#cancel(record.runId, jobRunId);
       await this.#inflight.write({ ...record, finalState: final }, this.#settleSignal());
       if (error.why === 'timeout') {
@@ -274,7 +278,7 @@ export class EmrServerlessEngine implements SparkEngine {
       }
       const state = run.state;
       if (!isJobRunState(state)) throw new RetryableError(`GetJobRun returned an unknown state ${String(state)}`);
-      if (state !== last) this.#o.onState?.({ runId, jobRunId, state });
+      if (state !== last) this.events.emit('emr:job-run-state', { runId, jobRunId, state });
       if (TERMINAL_STATES.has(state)) return run;
       if (state !== last) pause = this.#poll.initialMs; // a new state: look again soon
       last = state;
@@ -304,7 +308,7 @@ export class EmrServerlessEngine implements SparkEngine {
     const deadline = this.#now() + (this.#o.settleTimeoutMs ?? 600_000);
     for (;;) {
       const state = (await this.#getJobRun(jobRunId, signal)).state as JobRunState;
-      this.#o.onState?.({ runId, jobRunId, state });
+      this.events.emit('emr:job-run-state', { runId, jobRunId, state });
       if (TERMINAL_STATES.has(state)) return state;
       if (this.#now() >= deadline) throw new RetryableJobError(`job run ${jobRunId} was cancelled but is still ${state}`, { runId });
       await this.#sleep(this.#poll.initialMs, signal);
@@ -329,6 +333,7 @@ export class EmrServerlessEngine implements SparkEngine {
       if (state === undefined || state === 'TERMINATED')
         throw new RetryableJobError(`EMR Serverless application ${this.#appId} is ${state ?? 'gone'}`, { runId });
       if (STARTABLE_APPLICATION_STATES.has(state) && !startSent) {
+        this.events.emit('emr:application-starting', { applicationId: this.#appId, from: state });
         await this.#call((s) => this.#o.client.send(new StartApplicationCommand({ applicationId: this.#appId }), s), signal);
         startSent = true;
       } else if (!TRANSITIONAL_APPLICATION_STATES.has(state) && !STARTABLE_APPLICATION_STATES.has(state)) {
@@ -344,7 +349,8 @@ export class EmrServerlessEngine implements SparkEngine {
   async #uploadedArtifacts(runId: string, signal: AbortSignal): Promise<JobArtifacts> {
     this.#artifacts ??= (async () => {
       const artifacts = await buildJobArtifacts(this.#o.sparkJobsDir);
-      await uploadArtifactsIfNew(this.#o.store, artifacts, signal);
+      const keys = await uploadArtifactsIfNew(this.#o.store, artifacts, signal);
+      if (keys.length > 0) this.events.emit('emr:artifacts-uploaded', { hash: artifacts.hash, keys });
       return artifacts;
     })();
     try {
