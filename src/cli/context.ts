@@ -17,8 +17,9 @@ export function configFrom(ctx: CommandContext, overrides: Record<string, string
   return loadConfig({ ...ctx.env, ...overrides }, { cwd: ctx.cwd, exists: existsSync });
 }
 
-export function loggerFor(ctx: CommandContext, config: Config): winston.Logger {
-  return createLogger({ level: config.logLevel, stream: ctx.stderr, ...(config.logFormat ? { format: config.logFormat } : {}) });
+/** Log lines go to stderr, or to `stream` (a progress line's, which keeps them above the line). */
+export function loggerFor(ctx: CommandContext, config: Config, stream: NodeJS.WritableStream = ctx.stderr): winston.Logger {
+  return createLogger({ level: config.logLevel, stream, ...(config.logFormat ? { format: config.logFormat } : {}) });
 }
 
 export function defaultContext(args: readonly string[]): CommandContext {

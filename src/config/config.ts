@@ -63,6 +63,14 @@ export interface Config {
   readonly childEnv: Readonly<Record<string, string>>;
   /** With ENGINE=emr-serverless. */
   readonly emr?: EmrSettings;
+  /** `/metrics`, `/healthz`, `/readyz` of `watch`; undefined (METRICS_PORT unset): no server. */
+  readonly metrics?: MetricsSettings;
+}
+
+export interface MetricsSettings {
+  readonly port: number;
+  /** @default 127.0.0.1 */
+  readonly host: string;
 }
 
 /** Where and how the EMR Serverless engine runs jobs (ENGINE=emr-serverless). */
@@ -143,7 +151,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     name: 'EMR_EXECUTION_ROLE_ARN',
     default: '(none)',
-    meaning: "With `ENGINE=emr-serverless`: the jobs' IAM role (deploy/emr-job-role-policy.json)",
+    meaning: "With `ENGINE=emr-serverless`: the jobs' IAM role (deploy/iam/emr-job-role-policy.json)",
   },
   {
     name: 'EMR_SPARK_SUBMIT_PARAMETERS',
@@ -158,6 +166,13 @@ export const SETTINGS: readonly Setting[] = [
     meaning: "An EMR job run longer is cancelled (EMR's executionTimeoutMinutes and the controller's own deadline)",
   },
   { name: 'EMR_ENDPOINT', default: '(AWS)', meaning: 'URL of an EMR Serverless-compatible server (moto) instead of AWS' },
+  // Observability (issue 8)
+  {
+    name: 'METRICS_PORT',
+    default: '(off)',
+    meaning: '`watch` serves `/metrics`, `/healthz`, `/readyz` and `/jobs` on this port (0: a free one, logged)',
+  },
+  { name: 'METRICS_HOST', default: '127.0.0.1', meaning: 'Address the metrics server binds to (`0.0.0.0` in a container)' },
 ];
 
 /**
@@ -283,6 +298,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     datasetsValue !== undefined ? path.resolve(options.cwd, datasetsValue) : exists(defaultDatasets) ? defaultDatasets : undefined;
 
   const emr = engineValue === 'emr-serverless' ? emrSettings(value, shown, integer, lake, problems) : undefined;
+  const metrics = metricsSettings(value, shown, problems);
 
   if (problems.length > 0 || lake === undefined) {
     throw new ConfigError(
@@ -318,6 +334,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
     childEnv,
     ...(emr !== undefined ? { emr } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
   };
 }
 
@@ -343,7 +360,7 @@ function emrSettings(
   const executionRoleArn = value('EMR_EXECUTION_ROLE_ARN');
   if (executionRoleArn === undefined)
     problems.push(
-      'ENGINE=emr-serverless needs EMR_EXECUTION_ROLE_ARN, the IAM role the jobs run as (see deploy/emr-job-role-policy.json).',
+      'ENGINE=emr-serverless needs EMR_EXECUTION_ROLE_ARN, the IAM role the jobs run as (see deploy/iam/emr-job-role-policy.json).',
     );
   else if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/u.test(executionRoleArn))
     problems.push(
@@ -373,4 +390,23 @@ function emrSettings(
     jobTimeoutMinutes,
     ...(endpoint !== undefined ? { endpoint: endpoint.replace(/\/$/u, '') } : {}),
   };
+}
+
+/** METRICS_PORT (off unless set) and METRICS_HOST (loopback unless set). */
+function metricsSettings(
+  value: (name: string) => string | undefined,
+  shown: (name: string) => string,
+  problems: string[],
+): MetricsSettings | undefined {
+  const port = value('METRICS_PORT');
+  const host = value('METRICS_HOST') ?? '127.0.0.1';
+  if (!/^[\w.:-]+$/u.test(host)) problems.push(`METRICS_HOST=${shown('METRICS_HOST')} is not a host name or address; use e.g. 0.0.0.0.`);
+  if (port === undefined) return undefined;
+  if (!/^\d+$/u.test(port) || Number(port) > 65_535) {
+    problems.push(
+      `METRICS_PORT=${shown('METRICS_PORT')} is not a TCP port; use a number from 1 to 65535 (0: any free port), or unset it to serve no metrics.`,
+    );
+    return undefined;
+  }
+  return { port: Number(port), host };
 }

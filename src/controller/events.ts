@@ -11,9 +11,30 @@ export interface JobContext {
   readonly engine: string;
 }
 
-/** The controller's fixed vocabulary of events. The entry point turns them into logs (and later metrics). */
+/** A full pass lists all of raw/; a targeted pass looks up keys an event named. */
+export type PassScope = 'full' | 'targeted';
+
+/** A file version the marker does not have yet. */
+export interface VersionRef {
+  readonly key: string;
+  readonly etag: string;
+  readonly dataset: string;
+  /** The marker has an older version of the key (so recording this one adds no entry). */
+  readonly replaces: boolean;
+}
+
+/** The controller's fixed vocabulary of events. The entry point turns them into logs and metrics. */
 export interface ControllerEvents {
-  'pass:started': { readonly passId: string };
+  'pass:started': { readonly passId: string; readonly scope: PassScope };
+  /** Listed and diffed: `todo` are the versions not in the marker; `runnable` of them will be submitted (the rest are held). */
+  'pass:discovered': {
+    readonly passId: string;
+    readonly scope: PassScope;
+    readonly candidates: number;
+    readonly todo: readonly VersionRef[];
+    readonly runnable: number;
+    readonly markerEntries: number;
+  };
   'pass:finished': { readonly passId: string; readonly summary: PassSummary; readonly durationMs: number };
   'pass:failed': { readonly passId: string; readonly error: unknown; readonly durationMs: number };
   'job:started': JobContext;

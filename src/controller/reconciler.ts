@@ -5,7 +5,7 @@ import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
-import type { ControllerEvents, JobContext } from './events.js';
+import type { ControllerEvents, JobContext, PassScope } from './events.js';
 import { runLimited } from './limited-runner.js';
 import type { JobOutcome, PassSummary } from './pass-summary.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -47,20 +47,20 @@ export class Reconciler {
 
   /** A full pass: list all of raw/. */
   runPass(signals: PassSignals = {}): Promise<PassSummary> {
-    return this.#run((signal) => this.#o.discovery.discover(signal), signals);
+    return this.#run('full', (signal) => this.#o.discovery.discover(signal), signals);
   }
 
   /** A pass over named keys only (an event said they changed); each is looked up, then the same diff and run. */
   runTargetedPass(keys: readonly string[], signals: PassSignals = {}): Promise<PassSummary> {
-    return this.#run((signal) => this.#o.discovery.lookup(keys, signal), signals);
+    return this.#run('targeted', (signal) => this.#o.discovery.lookup(keys, signal), signals);
   }
 
-  async #run(discover: (signal?: AbortSignal) => Promise<Discovery>, signals: PassSignals): Promise<PassSummary> {
+  async #run(scope: PassScope, discover: (signal?: AbortSignal) => Promise<Discovery>, signals: PassSignals): Promise<PassSummary> {
     const passId = `p${++this.#passCount}-${this.#now().getTime().toString(36)}`;
     const started = this.#now().getTime();
-    this.events.emit('pass:started', { passId });
+    this.events.emit('pass:started', { passId, scope });
     try {
-      const summary = await this.#pass(passId, discover, signals);
+      const summary = await this.#pass(passId, scope, discover, signals);
       this.events.emit('pass:finished', { passId, summary, durationMs: this.#now().getTime() - started });
       return summary;
     } catch (error) {
@@ -71,6 +71,7 @@ export class Reconciler {
 
   async #pass(
     passId: string,
+    scope: PassScope,
     discover: (signal?: AbortSignal) => Promise<Discovery>,
     { stopStarting, stopJobs }: PassSignals,
   ): Promise<PassSummary> {
@@ -87,6 +88,14 @@ export class Reconciler {
       heldKeys.push(c.key);
       this.events.emit('job:held', { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name, reason });
       return false;
+    });
+    this.events.emit('pass:discovered', {
+      passId,
+      scope,
+      candidates: candidates.length,
+      todo: todo.map(({ key, etag, dataset }) => ({ key, etag, dataset, replaces: document.files[key] !== undefined })),
+      runnable: runnable.length,
+      markerEntries: Object.keys(document.files).length,
     });
     const notStarted = await runLimited(runnable, {
       maxConcurrent: this.#o.maxConcurrentJobs ?? 1,

@@ -13,9 +13,11 @@ export interface SqsWatchEvents {
   /** Cannot be understood: logged and left for the queue's redrive policy. */
   'message:malformed': { readonly messageId: string; readonly problem: string };
   /** Its versions are recorded (or were already): deleted. */
-  'message:done': { readonly messageId: string; readonly keys: readonly string[] };
+  'message:done': { readonly messageId: string; readonly keys: readonly string[]; readonly passId: string };
   /** Some version failed: left to become visible again and be retried. */
-  'message:kept': { readonly messageId: string; readonly keys: readonly string[] };
+  'message:kept': { readonly messageId: string; readonly keys: readonly string[]; readonly passId: string };
+  /** A receive call returned (possibly with no message): the consumer is polling. */
+  'queue:received': { readonly messages: number };
   'queue:error': { readonly error: unknown };
 }
 
@@ -61,6 +63,7 @@ export class SqsWatcher {
       let messages: QueueMessage[];
       try {
         messages = await this.#o.source.receive(stopStarting);
+        this.events.emit('queue:received', { messages: messages.length });
       } catch (error) {
         if (stopStarting.aborted) break;
         this.events.emit('queue:error', { error });
@@ -86,19 +89,21 @@ export class SqsWatcher {
     );
     heartbeat.unref();
     let unfinished: Set<string>;
+    let passId: string;
     try {
       const summary = await this.#reconciler.runTargetedPass([...new Set([...work.values()].flat())], this.#o);
       unfinished = new Set(summary.unfinishedKeys);
+      passId = summary.passId;
     } finally {
       clearInterval(heartbeat);
     }
     for (const [message, keys] of work) {
       if (keys.some((k) => unfinished.has(k))) {
-        this.events.emit('message:kept', { messageId: message.id, keys });
+        this.events.emit('message:kept', { messageId: message.id, keys, passId });
         continue;
       }
       await this.#delete(message);
-      this.events.emit('message:done', { messageId: message.id, keys });
+      this.events.emit('message:done', { messageId: message.id, keys, passId });
     }
   }
 

@@ -1,13 +1,49 @@
 import type winston from 'winston';
+import type { ControllerEventName } from '../controller/events.js';
 import type { Reconciler } from '../controller/reconciler.js';
-import type { SqsWatcher } from '../controller/sqs-watch-loop.js';
+import type { SqsWatchEvents, SqsWatcher } from '../controller/sqs-watch-loop.js';
 import { describeError } from '../errors.js';
 import { PermanentJobError, RetryableJobError } from '../engines/job-errors.js';
+import { VersionAttempts } from './version-attempts.js';
+
+/** Fields on every log line. */
+export const COMMON_LOG_FIELDS = ['time', 'level', 'msg', 'event'] as const;
+
+const JOB_FIELDS = ['passId', 'runId', 'key', 'etag', 'dataset', 'engine', 'attempt'] as const;
+
+/** The fields each event's log line carries besides the common ones: the contract scripts and dashboards rely on. */
+export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWatchEvents, readonly string[]>> = {
+  'pass:started': ['passId', 'scope'],
+  'pass:discovered': ['passId', 'scope', 'candidates', 'todo', 'runnable'],
+  'pass:finished': ['passId', 'processed', 'failed', 'skipped', 'pending', 'upToDate', 'durationMs'],
+  'pass:failed': ['passId', 'durationMs', 'error'],
+  'job:started': JOB_FIELDS,
+  'job:succeeded': [...JOB_FIELDS, 'durationMs', 'outcome', 'rows'],
+  'job:failed': [...JOB_FIELDS, 'durationMs', 'outcome', 'permanent', 'error'],
+  'job:held': ['passId', 'key', 'etag', 'dataset', 'engine', 'reason'],
+  'message:ignored': ['messageId', 'reason'],
+  'message:malformed': ['messageId', 'problem'],
+  'message:done': ['messageId', 'keys', 'passId'],
+  'message:kept': ['messageId', 'keys', 'passId'],
+  'queue:received': ['messages'],
+  'queue:error': ['error'],
+};
 
 /** Turns the controller's events into one structured log line each. */
 export function logControllerEvents(reconciler: Reconciler, logger: winston.Logger): void {
   const ev = reconciler.events;
-  ev.on('pass:started', ({ passId }) => logger.debug('pass started', { event: 'pass:started', passId }));
+  const attempts = new VersionAttempts();
+  ev.on('pass:started', ({ passId, scope }) => logger.debug('pass started', { event: 'pass:started', passId, scope }));
+  ev.on('pass:discovered', ({ passId, scope, candidates, todo, runnable }) =>
+    logger.debug(`pass listed: ${candidates} candidates, ${todo.length} not in the marker`, {
+      event: 'pass:discovered',
+      passId,
+      scope,
+      candidates,
+      todo: todo.length,
+      runnable,
+    }),
+  );
   ev.on('pass:finished', ({ passId, summary, durationMs }) => {
     const { processed, failed, skipped, pending, upToDate } = summary;
     const level = failed > 0 ? 'warn' : processed > 0 ? 'info' : 'debug';
@@ -25,14 +61,20 @@ export function logControllerEvents(reconciler: Reconciler, logger: winston.Logg
   ev.on('pass:failed', ({ passId, error, durationMs }) =>
     logger.error(`pass failed: ${describeError(error)}`, { event: 'pass:failed', passId, durationMs, error: errorFields(error) }),
   );
-  ev.on('job:started', (ctx) => logger.info(`job started: ${ctx.key}`, { event: 'job:started', ...ctx }));
-  ev.on('job:succeeded', ({ report, ...ctx }) =>
-    logger.info(`job succeeded: ${ctx.key}`, { event: 'job:succeeded', ...ctx, outcome: 'succeeded', rows: report.rows }),
-  );
+  ev.on('job:started', (ctx) => {
+    const attempt = attempts.started(ctx);
+    logger.info(`job started: ${ctx.key}${attempt > 1 ? ` (attempt ${attempt})` : ''}`, { event: 'job:started', ...ctx, attempt });
+  });
+  ev.on('job:succeeded', ({ report, ...ctx }) => {
+    const attempt = attempts.current(ctx);
+    attempts.succeeded(ctx);
+    logger.info(`job succeeded: ${ctx.key}`, { event: 'job:succeeded', ...ctx, attempt, outcome: 'succeeded', rows: report.rows });
+  });
   ev.on('job:failed', ({ error, permanent, ...ctx }) =>
     logger.error(`job failed${permanent ? ' (permanent)' : ''}: ${ctx.key}: ${describeError(error)}`, {
       event: 'job:failed',
       ...ctx,
+      attempt: attempts.current(ctx),
       outcome: 'failed',
       permanent,
       error: errorFields(error),
@@ -43,7 +85,10 @@ export function logControllerEvents(reconciler: Reconciler, logger: winston.Logg
   );
 }
 
-/** An error as log fields: class, message, cause chain, and where the driver log is. */
+/**
+ * An error as log fields: its class and message (with the causes' messages), where the driver
+ * log is, and the cause chain, one `{type, message}` per link.
+ */
 export function errorFields(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { message: String(error) };
   const fields: Record<string, unknown> = { type: error.name, message: describeError(error) };
@@ -51,6 +96,11 @@ export function errorFields(error: unknown): Record<string, unknown> {
     if (error.details.logPath !== undefined) fields['logPath'] = error.details.logPath;
     if (error.details.exitCode !== undefined) fields['exitCode'] = error.details.exitCode;
   }
+  const causes: { type: string; message: string }[] = [];
+  for (let e: unknown = error.cause; e !== undefined && e !== null && causes.length < 10; e = e instanceof Error ? e.cause : undefined) {
+    causes.push(e instanceof Error ? { type: e.name, message: e.message } : { type: typeof e, message: String(e) });
+  }
+  if (causes.length > 0) fields['causes'] = causes;
   return fields;
 }
 
@@ -63,10 +113,13 @@ export function logSqsEvents(watcher: SqsWatcher, logger: winston.Logger): void 
   ev.on('message:malformed', ({ messageId, problem }) =>
     logger.warn(`queue message left for the queue's redrive policy: ${problem}`, { event: 'message:malformed', messageId, problem }),
   );
-  ev.on('message:done', ({ messageId, keys }) => logger.debug('queue message done', { event: 'message:done', messageId, keys }));
-  ev.on('message:kept', ({ messageId, keys }) =>
-    logger.info('queue message kept for a retry (a version failed)', { event: 'message:kept', messageId, keys }),
+  ev.on('message:done', ({ messageId, keys, passId }) =>
+    logger.debug('queue message done', { event: 'message:done', messageId, keys, passId }),
   );
+  ev.on('message:kept', ({ messageId, keys, passId }) =>
+    logger.info('queue message kept for a retry (a version failed)', { event: 'message:kept', messageId, keys, passId }),
+  );
+  ev.on('queue:received', ({ messages }) => logger.debug(`queue polled: ${messages} message(s)`, { event: 'queue:received', messages }));
   ev.on('queue:error', ({ error }) =>
     logger.error(`queue error: ${describeError(error)}`, { event: 'queue:error', error: errorFields(error) }),
   );

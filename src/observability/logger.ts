@@ -11,8 +11,10 @@ export interface LoggerOptions {
 }
 
 /**
- * One JSON object per line for machines, short coloured lines for a person at a terminal.
- * Field names are fixed: time, level, msg, event, key, etag, dataset, runId, engine, durationMs, error.
+ * One JSON object per line for machines, short coloured lines for a person at a terminal. The
+ * format follows the stream the lines go to (stderr): JSON unless it is a terminal.
+ * Field names are fixed: time, level, msg, event, passId, key, etag, dataset, runId, engine,
+ * attempt, durationMs, error (see LOG_EVENT_FIELDS in log-events.ts for which event has which).
  */
 export function createLogger(options: LoggerOptions): winston.Logger {
   const stream = options.stream ?? process.stderr;
@@ -30,7 +32,8 @@ export function createLogger(options: LoggerOptions): winston.Logger {
     winston.format.printf((info) => {
       const { timestamp, level, message, event: _e, ...rest } = info as Record<string, unknown> & { level: string; message: string };
       const extras = Object.entries(rest)
-        .filter(([k, v]) => typeof k === 'string' && v !== undefined && ['key', 'dataset', 'durationMs', 'error'].includes(k))
+        .filter(([k, v]) => typeof k === 'string' && v !== undefined && ['key', 'dataset', 'attempt', 'durationMs', 'error'].includes(k))
+        .filter(([k, v]) => k !== 'attempt' || v !== 1)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
       return `${String(timestamp)} ${level} ${message}${extras.length ? `  ${extras.join(' ')}` : ''}`;
     }),

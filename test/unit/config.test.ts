@@ -127,6 +127,14 @@ describe('configuration', () => {
 });
 
 describe('the documentation', () => {
+  it('serves metrics only when METRICS_PORT is set, on 127.0.0.1 unless METRICS_HOST says otherwise', () => {
+    expect(load({ LAKE: './lake' }).metrics).toBeUndefined();
+    expect(load({ LAKE: './lake', METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(load({ LAKE: './lake', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 9464, host: '0.0.0.0' });
+    expect(problem({ LAKE: './lake', METRICS_PORT: '99999' })).toMatch(/METRICS_PORT="99999" is not a TCP port/u);
+    expect(problem({ LAKE: './lake', METRICS_PORT: '9464', METRICS_HOST: 'a b' })).toMatch(/METRICS_HOST="a b"/u);
+  });
+
   it('lists every setting in the README configuration table', async () => {
     const readme = await readFile('README.md', 'utf8');
     for (const s of SETTINGS) expect(readme, s.name).toContain(`| \`${s.name}\` |`);

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
+import { progressLineFor } from '../../observability/progress-line.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
@@ -49,9 +50,12 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
       ? `3/3 One pass, over the Spark Connect server at ${config.sparkRemote.url}`
       : '3/3 One pass (one spark-submit per new file version; the first takes a while; `s3-spark-watcher spark-connect start` makes them fast)',
   );
+  const progress = progressLineFor(ctx.stderr, config.logFormat);
   const watcher = await createWatcher(config);
-  logControllerEvents(watcher.reconciler, loggerFor(ctx, config));
-  logEngineEvents(watcher.engine, loggerFor(ctx, config));
+  const logger = loggerFor(ctx, config, progress?.logStream);
+  logControllerEvents(watcher.reconciler, logger);
+  logEngineEvents(watcher.engine, logger);
+  progress?.follow(watcher.reconciler);
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');
@@ -66,6 +70,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
       return summary.failed > 0 ? 1 : 0;
     }
   } finally {
+    progress?.close();
     await watcher.close();
   }
   return watchCommand({ ...ctx, args: [] }, overrides);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
+import { progressLineFor } from '../../observability/progress-line.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary, summaryJson } from '../format-summary.js';
@@ -13,10 +14,12 @@ export const onceHelp = `once [--json]   one pass: process every new version, th
 export async function onceCommand(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({ args: [...ctx.args], options: { json: { type: 'boolean', default: false } }, strict: true });
   const config = configFrom(ctx);
-  const logger = loggerFor(ctx, config);
+  const progress = progressLineFor(ctx.stderr, config.logFormat);
+  const logger = loggerFor(ctx, config, progress?.logStream);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
+  progress?.follow(watcher.reconciler);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   try {
     const summary = await watcher.reconciler.runPass({ stopStarting: shutdown.stopStarting, stopJobs: shutdown.stopJobs });
@@ -25,6 +28,7 @@ export async function onceCommand(ctx: CommandContext): Promise<number> {
     return summary.failed > 0 ? 1 : 0;
   } finally {
     shutdown.dispose();
+    progress?.close();
     await watcher.close();
   }
 }

@@ -1,48 +1,50 @@
 import { parseArgs } from 'node:util';
 import { candidateFilter } from '../../discovery/candidates.js';
 import { PollingDiscovery } from '../../discovery/poller.js';
-import { MarkerStore, isProcessed } from '../../state/marker.js';
+import { ConfigError } from '../../errors.js';
+import { MarkerStore } from '../../state/marker.js';
+import { readRecentRuns } from '../../state/run-history.js';
 import { type CommandContext, configFrom, writeLine } from '../context.js';
+import { type DeadLetterView, noDeadLetters } from '../dead-lettered.js';
+import { runningFromWatch } from '../running-from-watch.js';
+import { buildStatus, formatStatus } from '../status-report.js';
 import { createStore } from '../wiring.js';
 
-export const statusHelp = `status [--json] per dataset: processed and pending versions, last success`;
+export const statusHelp = `status [--json] [--runs N]
+                per dataset: processed, pending, running, dead-lettered, last success and failure;
+                then the last N runs (default 10) with duration and row counts`;
 
-interface DatasetStatus {
-  dataset: string;
-  processed: number;
-  pending: number;
-  lastSuccess: string | null;
-}
+/** Failures are looked for among this many newest run reports. */
+export const RUN_REPORTS_SCANNED = 200;
 
-export async function statusCommand(ctx: CommandContext): Promise<number> {
-  const { values } = parseArgs({ args: [...ctx.args], options: { json: { type: 'boolean', default: false } }, strict: true });
+export async function statusCommand(ctx: CommandContext, deadLetters: DeadLetterView = noDeadLetters): Promise<number> {
+  const { values } = parseArgs({
+    args: [...ctx.args],
+    options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' } },
+    strict: true,
+  });
+  const shownRuns = Number(values.runs);
+  if (!/^\d+$/u.test(values.runs) || shownRuns > RUN_REPORTS_SCANNED) {
+    throw new ConfigError(`--runs ${values.runs}: give a whole number from 0 to ${RUN_REPORTS_SCANNED}`);
+  }
   const config = configFrom(ctx);
   const store = await createStore(config);
-  const { document } = await new MarkerStore(store).load();
-  const { candidates } = await new PollingDiscovery(store, candidateFilter(config.candidateGlob)).discover();
-  const byDataset = new Map<string, DatasetStatus>();
-  for (const c of candidates) {
-    const row = byDataset.get(c.dataset) ?? { dataset: c.dataset, processed: 0, pending: 0, lastSuccess: null };
-    if (isProcessed(document, c.key, c.etag)) {
-      row.processed += 1;
-      const finishedAt = document.files[c.key]?.finishedAt ?? null;
-      if (finishedAt !== null && (row.lastSuccess === null || finishedAt > row.lastSuccess)) row.lastSuccess = finishedAt;
-    } else row.pending += 1;
-    byDataset.set(c.dataset, row);
-  }
-  const datasets = [...byDataset.values()].sort((a, b) => (a.dataset < b.dataset ? -1 : 1));
-  if (values.json) {
-    writeLine(ctx.stdout, JSON.stringify({ lake: store.description, markerUpdatedAt: document.updatedAt, datasets }));
-    return 0;
-  }
-  writeLine(ctx.stdout, `lake ${store.description}  (marker updated ${document.updatedAt ?? 'never'})`);
-  writeLine(ctx.stdout, `${'dataset'.padEnd(24)}${'processed'.padStart(10)}${'pending'.padStart(10)}  last success`);
-  for (const d of datasets) {
-    writeLine(
-      ctx.stdout,
-      `${d.dataset.padEnd(24)}${String(d.processed).padStart(10)}${String(d.pending).padStart(10)}  ${d.lastSuccess ?? '-'}`,
-    );
-  }
-  if (datasets.length === 0) writeLine(ctx.stdout, '(no candidate files under raw/)');
+  const [{ document }, { candidates }, runs, dead, running] = await Promise.all([
+    new MarkerStore(store).load(),
+    new PollingDiscovery(store, candidateFilter(config.candidateGlob)).discover(),
+    readRecentRuns(store, RUN_REPORTS_SCANNED),
+    deadLetters(),
+    runningFromWatch(config.metrics),
+  ]);
+  const status = buildStatus({
+    lake: store.description,
+    marker: document,
+    candidates,
+    runs,
+    shownRuns,
+    deadLetters: dead,
+    running,
+  });
+  writeLine(ctx.stdout, values.json ? JSON.stringify(status) : formatStatus(status));
   return 0;
 }

@@ -2,8 +2,10 @@ import { parseArgs } from 'node:util';
 import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
+import { progressLineFor } from '../../observability/progress-line.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
+import { startWatchObservability } from '../metrics-wiring.js';
 import { handleShutdownSignals } from '../shutdown.js';
 import { createSqsWatcher, createWatcher } from '../wiring.js';
 
@@ -13,10 +15,16 @@ export const watchHelp = `watch           poll raw/ every POLL_INTERVAL_SECONDS 
 export async function watchCommand(ctx: CommandContext, overrides: Record<string, string> = {}): Promise<number> {
   parseArgs({ args: [...ctx.args], options: {}, strict: true });
   const config = configFrom(ctx, overrides);
-  const logger = loggerFor(ctx, config);
+  const progress = progressLineFor(ctx.stderr, config.logFormat);
+  const logger = loggerFor(ctx, config, progress?.logStream);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
+  progress?.follow(watcher.reconciler);
+  const observability = await startWatchObservability(config, watcher.reconciler, logger).catch(async (error: unknown) => {
+    await watcher.close();
+    throw error;
+  });
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   const how = config.discovery === 'sqs' ? `through ${config.sqs?.queueUrl}` : `every ${config.pollIntervalMs / 1000} s`;
   logger.info(`watching ${describeLake(config.lake)}raw/ ${how} (engine ${config.engine}); Ctrl-C to stop`, {
@@ -28,6 +36,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
     if (config.discovery === 'sqs') {
       const sqs = createSqsWatcher(watcher, signals);
       logSqsEvents(sqs, logger);
+      observability.attachSqs(sqs);
       await sqs.run();
     } else {
       await watch(watcher.reconciler, { intervalMs: config.pollIntervalMs, ...signals });
@@ -36,6 +45,8 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
     return 0;
   } finally {
     shutdown.dispose();
+    progress?.close();
+    await observability.close();
     await watcher.close();
   }
 }

@@ -111,7 +111,7 @@ export class EmrServerlessEngine implements SparkEngine {
         });
       if (name === 'AccessDeniedException')
         throw new ConfigError(
-          `EMR_APPLICATION_ID=${this.#appId}: access denied; the controller's role needs emr-serverless:GetApplication (deploy/controller-policy.json).`,
+          `EMR_APPLICATION_ID=${this.#appId}: access denied; the controller's role needs emr-serverless:GetApplication (deploy/iam/controller-policy.json).`,
           { cause: error },
         );
       throw new ConfigError(`EMR_APPLICATION_ID=${this.#appId}: the application could not be read (${(error as Error).message}).`, {

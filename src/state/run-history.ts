@@ -1,0 +1,70 @@
+import { datasetOf } from '../discovery/candidates.js';
+import { RUNS_PREFIX, type RowCounts } from '../engines/run-report.js';
+import { type ObjectStore, listAll } from '../storage/object-store.js';
+
+/** One run as its report tells it, read leniently: a failed run's report may lack rows or dataset. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly key: string;
+  readonly dataset: string;
+  readonly status: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly durationMs: number | null;
+  readonly rows: RowCounts | null;
+  readonly error: string | null;
+}
+
+/**
+ * The newest run reports under `metadata/runs/`, newest first. Run ids start with their UTC start
+ * time, so sorting the ids sorts the runs. A report is a file `<run-id>.json` on a local lake, a
+ * folder `<run-id>.json/` with one part file on an object store; both are read. Only runs whose
+ * Spark job wrote a report are here: a run stopped before the job could write one (killed, timed
+ * out, spark-submit missing) is only in the controller's log.
+ */
+export async function readRecentRuns(store: ObjectStore, limit: number, signal?: AbortSignal): Promise<RunRecord[]> {
+  const where = new Map<string, string>();
+  for await (const o of listAll(store, RUNS_PREFIX, signal ? { signal } : {})) {
+    const m = /^metadata\/runs\/([^/]+)\.json(\/part-[^/]*)?$/u.exec(o.key);
+    if (m?.[1] === undefined || (m[2] !== undefined && o.size === 0)) continue;
+    if (m[2] === undefined || !where.has(m[1])) where.set(m[1], o.key);
+  }
+  const newest = [...where.keys()].sort().reverse().slice(0, limit);
+  const records = await Promise.all(
+    newest.map(async (runId) => {
+      const object = await store.get(where.get(runId) ?? '', signal);
+      return object === undefined ? undefined : toRecord(runId, object.body.toString('utf8'));
+    }),
+  );
+  return records.filter((r): r is RunRecord => r !== undefined);
+}
+
+function toRecord(runId: string, text: string): RunRecord | undefined {
+  let r: Record<string, unknown>;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null) return undefined;
+    r = value as Record<string, unknown>;
+  } catch {
+    return undefined; // a report being written, or not ours: not a run to show
+  }
+  const key = typeof r['key'] === 'string' ? r['key'] : '';
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const startedAt = str(r['startedAt']);
+  const finishedAt = str(r['finishedAt']);
+  const rows = r['rows'] as Record<string, unknown> | undefined;
+  const counts = rows && ['read', 'cleaned', 'quarantined', 'curated'].every((k) => Number.isInteger(rows[k]));
+  const error = r['error'] as { message?: unknown } | undefined;
+  const duration = startedAt !== null && finishedAt !== null ? Date.parse(finishedAt) - Date.parse(startedAt) : NaN;
+  return {
+    runId,
+    key,
+    dataset: str(r['dataset']) ?? (key.startsWith('raw/') ? datasetOf(key) : '?'),
+    status: str(r['status']) ?? 'unknown',
+    startedAt,
+    finishedAt,
+    durationMs: Number.isFinite(duration) ? duration : null,
+    rows: counts ? (rows as unknown as RowCounts) : null,
+    error: error && typeof error.message === 'string' ? error.message : null,
+  };
+}
