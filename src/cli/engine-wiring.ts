@@ -4,14 +4,16 @@ import { PIPELINE_PATH, WORKER_PATH } from '../config/project-paths.js';
 import { AutoEngine } from '../engines/auto-engine.js';
 import { ConnectEngine } from '../engines/connect/connect-engine.js';
 import { portAnswers } from '../engines/connect/spark-remote.js';
+import { createEmrEngine } from '../engines/emr/create-emr-engine.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { s3aJars, s3aSparkSettings } from '../engines/s3a-support.js';
 import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
 import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
-/** The engine ENGINE names: local spark-submit, Spark Connect, or auto (Connect when it answers). */
+/** The engine ENGINE names: local spark-submit, Spark Connect, auto (Connect when it answers), or EMR Serverless. */
 export async function createEngine(config: Config, store: ObjectStore): Promise<SparkEngine> {
+  if (config.engine === 'emr-serverless') return createEmrEngine(config, store); // needs no local Spark or Java
   const install = resolveSparkInstall(config.sparkSubmit, config.childEnv);
   const connect = (): ConnectEngine =>
     new ConnectEngine({

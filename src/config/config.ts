@@ -61,6 +61,8 @@ export interface Config {
   readonly runLogDir: string;
   /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
+  /** With ENGINE=emr-serverless. */
+  readonly emr?: EmrSettings;
   /** `/metrics`, `/healthz`, `/readyz` of `watch`; undefined (METRICS_PORT unset): no server. */
   readonly metrics?: MetricsSettings;
 }
@@ -69,6 +71,21 @@ export interface MetricsSettings {
   readonly port: number;
   /** @default 127.0.0.1 */
   readonly host: string;
+}
+
+/** Where and how the EMR Serverless engine runs jobs (ENGINE=emr-serverless). */
+export interface EmrSettings {
+  readonly applicationId: string;
+  readonly executionRoleArn: string;
+  /** Appended to the engine's own `--py-files ...`. */
+  readonly sparkSubmitParameters?: string;
+  /** `s3://bucket/prefix/` (ends with `/`). @default s3://<lake bucket>/logs/emr/ */
+  readonly logUri: string;
+  readonly cloudWatchLogGroup?: string;
+  /** EMR's executionTimeoutMinutes, and the controller cancels a run not finished by then. @default 60 */
+  readonly jobTimeoutMinutes: number;
+  /** An EMR Serverless-compatible server (moto) instead of AWS. */
+  readonly endpoint?: string;
 }
 
 export interface S3Settings {
@@ -125,6 +142,30 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
   { name: 'LOG_FORMAT', default: 'json unless a terminal', meaning: '`json` or `pretty`' },
   { name: 'PYTHON', default: 'python3', meaning: 'The Python that `setup` makes .venv with' },
+  // EMR Serverless (ENGINE=emr-serverless)
+  {
+    name: 'EMR_APPLICATION_ID',
+    default: '(none)',
+    meaning: 'With `ENGINE=emr-serverless`: the EMR Serverless application (type Spark) jobs run on',
+  },
+  {
+    name: 'EMR_EXECUTION_ROLE_ARN',
+    default: '(none)',
+    meaning: "With `ENGINE=emr-serverless`: the jobs' IAM role (deploy/iam/emr-job-role-policy.json)",
+  },
+  {
+    name: 'EMR_SPARK_SUBMIT_PARAMETERS',
+    default: '(none)',
+    meaning: 'Extra spark-submit parameters for EMR jobs, e.g. `--conf spark.executor.cores=2`',
+  },
+  { name: 'EMR_LOG_URI', default: 's3://<lake bucket>/logs/emr/', meaning: "Where EMR writes the jobs' driver and executor logs" },
+  { name: 'EMR_CLOUDWATCH_LOG_GROUP', default: '(none)', meaning: 'Also send EMR job logs to this CloudWatch Logs group' },
+  {
+    name: 'EMR_JOB_TIMEOUT_MINUTES',
+    default: '60',
+    meaning: "An EMR job run longer is cancelled (EMR's executionTimeoutMinutes and the controller's own deadline)",
+  },
+  { name: 'EMR_ENDPOINT', default: '(AWS)', meaning: 'URL of an EMR Serverless-compatible server (moto) instead of AWS' },
   // Observability (issue 8)
   {
     name: 'METRICS_PORT',
@@ -256,6 +297,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   const datasetsDir =
     datasetsValue !== undefined ? path.resolve(options.cwd, datasetsValue) : exists(defaultDatasets) ? defaultDatasets : undefined;
 
+  const emr = engineValue === 'emr-serverless' ? emrSettings(value, shown, integer, lake, problems) : undefined;
   const metrics = metricsSettings(value, shown, problems);
 
   if (problems.length > 0 || lake === undefined) {
@@ -291,7 +333,62 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
     childEnv,
+    ...(emr !== undefined ? { emr } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
+  };
+}
+
+/** The EMR_* settings, checked; each problem is added to `problems`. */
+function emrSettings(
+  value: (name: string) => string | undefined,
+  shown: (name: string) => string,
+  integer: (name: string, fallback: number, min: number, max: number, unit: string) => number,
+  lake: LakeLocation | undefined,
+  problems: string[],
+): EmrSettings | undefined {
+  if (lake !== undefined && lake.kind !== 's3')
+    problems.push('ENGINE=emr-serverless needs an S3 lake (LAKE=s3://bucket/prefix): EMR Serverless cannot read a local folder.');
+  const applicationId = value('EMR_APPLICATION_ID');
+  if (applicationId === undefined)
+    problems.push(
+      'ENGINE=emr-serverless needs EMR_APPLICATION_ID, the id of an EMR Serverless Spark application (aws emr-serverless list-applications).',
+    );
+  else if (!/^[0-9a-z]{1,64}$/u.test(applicationId))
+    problems.push(
+      `EMR_APPLICATION_ID=${shown('EMR_APPLICATION_ID')} is not an application id (lowercase letters and digits, e.g. 00fm4lq8d7u1ab09).`,
+    );
+  const executionRoleArn = value('EMR_EXECUTION_ROLE_ARN');
+  if (executionRoleArn === undefined)
+    problems.push(
+      'ENGINE=emr-serverless needs EMR_EXECUTION_ROLE_ARN, the IAM role the jobs run as (see deploy/iam/emr-job-role-policy.json).',
+    );
+  else if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/u.test(executionRoleArn))
+    problems.push(
+      `EMR_EXECUTION_ROLE_ARN=${shown('EMR_EXECUTION_ROLE_ARN')} is not a role ARN; it looks like arn:aws:iam::123456789012:role/name.`,
+    );
+  const sparkSubmitParameters = value('EMR_SPARK_SUBMIT_PARAMETERS');
+  if (sparkSubmitParameters !== undefined && /[\r\n]/u.test(sparkSubmitParameters))
+    problems.push('EMR_SPARK_SUBMIT_PARAMETERS must be one line.');
+  const logValue = value('EMR_LOG_URI');
+  if (logValue !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/u.test(logValue))
+    problems.push(`EMR_LOG_URI=${shown('EMR_LOG_URI')} is not an S3 location; use s3://bucket/prefix/.`);
+  const logUri = logValue !== undefined ? logValue.replace(/\/?$/u, '/') : lake?.kind === 's3' ? `s3://${lake.bucket}/logs/emr/` : '';
+  const cloudWatchLogGroup = value('EMR_CLOUDWATCH_LOG_GROUP');
+  if (cloudWatchLogGroup !== undefined && !/^[\w/#.-]{1,512}$/u.test(cloudWatchLogGroup))
+    problems.push(`EMR_CLOUDWATCH_LOG_GROUP=${shown('EMR_CLOUDWATCH_LOG_GROUP')} is not a log group name.`);
+  const jobTimeoutMinutes = integer('EMR_JOB_TIMEOUT_MINUTES', 60, 5, 10_080, 'minutes');
+  const endpoint = value('EMR_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/u.test(endpoint))
+    problems.push(`EMR_ENDPOINT=${shown('EMR_ENDPOINT')} is not a server URL; use http(s)://host[:port].`);
+  if (applicationId === undefined || executionRoleArn === undefined) return undefined;
+  return {
+    applicationId,
+    executionRoleArn,
+    ...(sparkSubmitParameters !== undefined ? { sparkSubmitParameters } : {}),
+    logUri,
+    ...(cloudWatchLogGroup !== undefined ? { cloudWatchLogGroup } : {}),
+    jobTimeoutMinutes,
+    ...(endpoint !== undefined ? { endpoint: endpoint.replace(/\/$/u, '') } : {}),
   };
 }
 

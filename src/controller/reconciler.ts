@@ -129,13 +129,15 @@ export class Reconciler {
         { runId, key: c.key, etag: c.etag, dataset: c.dataset, ...(spec ? { spec } : {}) },
         signal,
       );
-      if (report.key !== c.key || report.etag !== c.etag || report.runId !== runId) {
+      if (report.key !== c.key || report.etag !== c.etag) {
         throw new RetryableError(`the run report is for ${report.key} ${report.etag} (run ${report.runId}), not this job`);
       }
+      // report.runId is this job's, or that of an earlier run of the same version that the engine
+      // re-attached to after a restart (EMR Serverless): the marker names the run that did the work.
       await this.#o.marker.record(c.key, {
         etag: c.etag,
         size: c.size,
-        runId,
+        runId: report.runId,
         engine: this.#o.engine.name,
         finishedAt: report.finishedAt,
         rows: report.rows,
@@ -146,7 +148,7 @@ export class Reconciler {
         key: c.key,
         etag: c.etag,
         dataset: c.dataset,
-        runId,
+        runId: report.runId,
         status: 'succeeded',
         durationMs,
         rows: report.rows,

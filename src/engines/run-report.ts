@@ -41,6 +41,12 @@ export function runReportKey(runId: string): string {
  * undefined when there is none.
  */
 export async function readRunReport(store: ObjectStore, runId: string, signal?: AbortSignal): Promise<RunReport | undefined> {
+  const text = await readRunReportText(store, runId, signal);
+  return text === undefined ? undefined : parseRunReport(text, runReportKey(runId));
+}
+
+/** The report's text as the job wrote it (file, or the part file of a folder), unchecked; undefined when there is none. */
+export async function readRunReportText(store: ObjectStore, runId: string, signal?: AbortSignal): Promise<string | undefined> {
   const key = runReportKey(runId);
   let object = await store.get(key, signal);
   if (object === undefined) {
@@ -48,8 +54,7 @@ export async function readRunReport(store: ObjectStore, runId: string, signal?: 
     const part = page.objects.find((o) => /\/part-[^/]*$/u.test(o.key) && o.size > 0);
     if (part !== undefined) object = await store.get(part.key, signal);
   }
-  if (object === undefined) return undefined;
-  return parseRunReport(object.body.toString('utf8'), key);
+  return object?.body.toString('utf8');
 }
 
 export function parseRunReport(text: string, where: string): RunReport {

@@ -1,10 +1,13 @@
 import type winston from 'winston';
 import { AutoEngine } from '../engines/auto-engine.js';
 import { ConnectEngine } from '../engines/connect/connect-engine.js';
+import { EmrServerlessEngine } from '../engines/emr/emr-serverless-engine.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { logEmrEvents } from './emr-log-events.js';
 
 /** The engines' own events as log lines: one line per switch between Connect and spark-submit, not per file. */
 export function logEngineEvents(engine: SparkEngine, logger: winston.Logger): void {
+  if (engine instanceof EmrServerlessEngine) logEmrEvents(engine, logger);
   const connect = engine instanceof AutoEngine ? engine.connectEngine : engine instanceof ConnectEngine ? engine : undefined;
   if (engine instanceof AutoEngine) {
     engine.events.on('engine:switched', ({ from, to, reason }) =>

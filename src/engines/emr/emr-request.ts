@@ -1,0 +1,86 @@
+import type { StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
+import type { JobRequest } from '../engine.js';
+import { keyHash } from './client-token.js';
+
+/** Everything StartJobRun needs besides the job itself; fixed for one engine. */
+export interface EmrRequestSettings {
+  readonly applicationId: string;
+  readonly executionRoleArn: string;
+  /** The lake root as EMR sees it: `s3://bucket` or `s3://bucket/prefix` (no trailing `/`). */
+  readonly lakeUri: string;
+  /** Keys of the uploaded artifacts, relative to the lake root. */
+  readonly entryPointKey: string;
+  readonly pyFilesKey: string;
+  /** Extra `spark-submit` parameters (EMR_SPARK_SUBMIT_PARAMETERS), appended after the engine's own. */
+  readonly sparkSubmitParameters?: string;
+  /** `s3://bucket/logs/emr/`: where EMR writes driver and executor logs. */
+  readonly logUri: string;
+  readonly cloudWatchLogGroup?: string;
+  readonly executionTimeoutMinutes: number;
+}
+
+/** One attempt at one job: its run id (names the report) and its idempotency token. */
+export interface EmrAttempt {
+  readonly runId: string;
+  readonly clientToken: string;
+}
+
+/** Characters EMR Serverless accepts in tag values; anything else becomes `_`. */
+function tagValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9 /_.:=+@-]/gu, '_').slice(0, 256);
+}
+
+/**
+ * The StartJobRun request for one attempt: the job contract's arguments (DESIGN.md) with s3://
+ * URIs, the code from `artifacts/<hash>/`, S3 (and CloudWatch) logs, a timeout, and tags that
+ * say which file it is for. A pure function: the same inputs give the same request.
+ */
+export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequest, attempt: EmrAttempt): StartJobRunCommandInput {
+  const uri = (key: string): string => `${settings.lakeUri}/${key}`;
+  const sparkSubmitParameters = ['--py-files', uri(settings.pyFilesKey), settings.sparkSubmitParameters?.trim() ?? '']
+    .filter((p) => p !== '')
+    .join(' ');
+  return {
+    applicationId: settings.applicationId,
+    clientToken: attempt.clientToken,
+    executionRoleArn: settings.executionRoleArn,
+    name: `s3-spark-watcher ${job.dataset} ${attempt.runId}`.slice(0, 256),
+    jobDriver: {
+      sparkSubmit: {
+        entryPoint: uri(settings.entryPointKey),
+        entryPointArguments: [
+          '--lake',
+          settings.lakeUri,
+          '--key',
+          job.key,
+          '--etag',
+          job.etag,
+          '--run-id',
+          attempt.runId,
+          ...(job.spec !== undefined ? ['--spec', JSON.stringify(job.spec)] : []),
+        ],
+        sparkSubmitParameters,
+      },
+    },
+    configurationOverrides: {
+      monitoringConfiguration: {
+        s3MonitoringConfiguration: { logUri: settings.logUri },
+        ...(settings.cloudWatchLogGroup !== undefined
+          ? { cloudWatchLoggingConfiguration: { enabled: true, logGroupName: settings.cloudWatchLogGroup } }
+          : {}),
+      },
+    },
+    executionTimeoutMinutes: settings.executionTimeoutMinutes,
+    tags: {
+      app: 's3-spark-watcher',
+      dataset: tagValue(job.dataset),
+      'key-hash': keyHash(job.key),
+      'run-id': tagValue(attempt.runId),
+    },
+  };
+}
+
+/** Where EMR Serverless puts the driver's stderr of a job run under the S3 log URI. */
+export function driverLogUri(logUri: string, applicationId: string, jobRunId: string): string {
+  return `${logUri.replace(/\/?$/u, '/')}applications/${applicationId}/jobs/${jobRunId}/SPARK_DRIVER/stderr.gz`;
+}

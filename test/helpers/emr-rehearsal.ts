@@ -1,0 +1,212 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CancelJobRunCommand,
+  EMRServerlessClient,
+  EMRServerlessServiceException,
+  GetApplicationCommand,
+  GetJobRunCommand,
+  type JobRunState,
+  StartApplicationCommand,
+  StartJobRunCommand,
+  type StartJobRunCommandInput,
+} from '@aws-sdk/client-emr-serverless';
+import { mockClient } from 'aws-sdk-client-mock';
+import { type SpawnedProcess, signalProcessGroup, spawnProcessGroup } from '../../src/engines/process-tree.js';
+import { processesMentioning } from './processes.js';
+import { until } from './until.js';
+
+export interface RehearsalOptions {
+  readonly s3: S3Client;
+  readonly applicationId: string;
+  /** The local spark-submit, its s3a jars, and the Spark settings that point s3a (and s3://) at the S3 server. */
+  readonly sparkSubmit: string;
+  readonly jars: readonly string[];
+  readonly sparkConf: Readonly<Record<string, string>>;
+  /** The job's environment: credentials for s3a, PYSPARK_PYTHON. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly workDir: string;
+}
+
+/** One job run as the rehearsal ran it. */
+export interface RehearsedRun {
+  readonly jobRunId: string;
+  readonly runId: string;
+  readonly request: StartJobRunCommandInput;
+  /** The local spark-submit arguments the request became. */
+  readonly command: readonly string[];
+  readonly logFile: string;
+  state: JobRunState;
+  stateDetails?: string;
+  process: SpawnedProcess;
+}
+
+function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/u.exec(uri);
+  if (!m?.[1] || !m[2]) throw new Error(`not an s3:// URI: ${uri}`);
+  return { bucket: m[1], key: m[2] };
+}
+
+function serviceError(name: string, message: string): EMRServerlessServiceException {
+  return new EMRServerlessServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
+}
+
+/**
+ * A test double of the AWS side of EMR Serverless, for the rehearsal: an EMR Serverless client whose
+ * StartJobRun runs the request's `sparkSubmit` (entry point, arguments, `--py-files`, confs) with the
+ * local spark-submit against the S3 server — the code pulled from the bucket where the engine put
+ * it, `s3://` read through S3A — and whose GetJobRun and CancelJobRun report on and stop that
+ * process. StartJobRun is idempotent on clientToken, like EMR's.
+ */
+export class EmrRehearsal {
+  readonly client = new EMRServerlessClient({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'rehearsal', secretAccessKey: 'rehearsal' },
+  });
+  readonly runs = new Map<string, RehearsedRun>();
+  readonly #o: RehearsalOptions;
+  #next = 0;
+
+  constructor(options: RehearsalOptions) {
+    this.#o = options;
+    const emr = mockClient(this.client);
+    emr.on(GetApplicationCommand).callsFake(() => ({
+      application: {
+        applicationId: options.applicationId,
+        name: 'rehearsal',
+        arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${options.applicationId}`,
+        releaseLabel: 'emr-spark-8.0.0',
+        type: 'Spark',
+        state: 'STARTED',
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      },
+    }));
+    emr.on(StartApplicationCommand).resolves({});
+    emr.on(StartJobRunCommand).callsFake((input: StartJobRunCommandInput) => this.#start(input));
+    emr.on(GetJobRunCommand).callsFake(({ jobRunId }: { jobRunId: string }) => {
+      const run = this.runs.get(jobRunId);
+      if (run === undefined) throw serviceError('ResourceNotFoundException', `job run ${jobRunId} not found`);
+      return {
+        jobRun: {
+          applicationId: options.applicationId,
+          jobRunId,
+          arn: 'arn',
+          createdBy: 'rehearsal',
+          createdAt: new Date(),
+          updatedAt: new Date(),
+          executionRole: run.request.executionRoleArn,
+          state: run.state,
+          stateDetails: run.stateDetails ?? '',
+          releaseLabel: 'emr-spark-8.0.0',
+          jobDriver: run.request.jobDriver,
+        },
+      };
+    });
+    emr.on(CancelJobRunCommand).callsFake(({ jobRunId }: { jobRunId: string }) => {
+      const run = this.runs.get(jobRunId);
+      if (run === undefined) throw serviceError('ResourceNotFoundException', `job run ${jobRunId} not found`);
+      if (run.state === 'SUCCESS' || run.state === 'FAILED' || run.state === 'CANCELLED')
+        throw serviceError('ValidationException', `job run ${jobRunId} is ${run.state}`);
+      run.state = 'CANCELLING';
+      signalProcessGroup(run.process.pid, 'SIGTERM');
+      setTimeout(() => signalProcessGroup(run.process.pid, 'SIGKILL'), 5000).unref();
+      return { applicationId: options.applicationId, jobRunId };
+    });
+  }
+
+  /** The one run started for this run id (the contract's --run-id). */
+  runFor(runId: string): RehearsedRun | undefined {
+    return [...this.runs.values()].find((r) => r.runId === runId);
+  }
+
+  /** Resolves once the job's driver is up (its log has output). */
+  async whenRunning(runId: string): Promise<void> {
+    await until(
+      async () => {
+        const run = this.runFor(runId);
+        return run !== undefined && ((await stat(run.logFile).catch(() => undefined))?.size ?? 0) > 0;
+      },
+      `${runId} runs`,
+      120_000,
+    );
+  }
+
+  /** Processes of rehearsed runs that are still alive. */
+  async leftovers(): Promise<number> {
+    return (await Promise.all([...this.runs.values()].map((r) => processesMentioning(r.runId)))).flat().length;
+  }
+
+  async close(): Promise<void> {
+    for (const run of this.runs.values()) signalProcessGroup(run.process.pid, 'SIGKILL');
+    await Promise.all([...this.runs.values()].map((r) => r.process.exited));
+    this.client.destroy();
+  }
+
+  async #download(uri: string, file: string): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    const out = await this.#o.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    await writeFile(file, await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    return file;
+  }
+
+  async #start(input: StartJobRunCommandInput): Promise<{ applicationId: string; jobRunId: string; arn: string }> {
+    const same = [...this.runs.values()].find((r) => r.request.clientToken === input.clientToken);
+    if (same !== undefined) return { applicationId: this.#o.applicationId, jobRunId: same.jobRunId, arn: 'arn' };
+    const driver = input.jobDriver?.sparkSubmit;
+    if (driver?.entryPoint === undefined) throw serviceError('ValidationException', 'jobDriver.sparkSubmit.entryPoint is required');
+    const args = driver.entryPointArguments ?? [];
+    const runId = args[args.indexOf('--run-id') + 1] ?? '';
+    this.#next += 1;
+    const jobRunId = `rehearsal${String(this.#next).padStart(8, '0')}`;
+    const dir = path.join(this.#o.workDir, jobRunId);
+    await mkdir(dir, { recursive: true });
+
+    // --py-files s3://... become local copies; every other parameter passes through as it is.
+    const params = (driver.sparkSubmitParameters ?? '').split(/\s+/u).filter((p) => p !== '');
+    const passThrough: string[] = [];
+    for (let i = 0; i < params.length; i += 1) {
+      const p = params[i] ?? '';
+      if (p === '--py-files') {
+        const uris = (params[++i] ?? '').split(',');
+        const local = await Promise.all(uris.map((u) => this.#download(u, path.join(dir, path.basename(parseS3Uri(u).key)))));
+        passThrough.push('--py-files', local.join(','));
+      } else passThrough.push(p);
+    }
+    const entryPoint = await this.#download(driver.entryPoint, path.join(dir, path.basename(parseS3Uri(driver.entryPoint).key)));
+    const command = [
+      '--master',
+      'local[1]',
+      '--conf',
+      'spark.ui.enabled=false',
+      '--conf',
+      'spark.sql.shuffle.partitions=2',
+      '--conf',
+      `spark.driver.extraClassPath=${this.#o.jars.join(':')}`,
+      ...Object.entries(this.#o.sparkConf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+      ...passThrough,
+      entryPoint,
+      ...args,
+    ];
+    const logFile = path.join(dir, 'driver.log');
+    await writeFile(logFile, '');
+    const child = spawnProcessGroup(this.#o.sparkSubmit, command, {
+      env: { ...this.#o.env, SPARK_LOCAL_IP: '127.0.0.1' },
+      cwd: dir,
+      outputFile: logFile,
+    });
+    const run: RehearsedRun = { jobRunId, runId, request: input, command, logFile, state: 'RUNNING', process: child };
+    this.runs.set(jobRunId, run);
+    void child.exited.then((exit) => {
+      signalProcessGroup(child.pid, 'SIGKILL'); // whatever the driver left in its group
+      if (run.state === 'CANCELLING') run.state = 'CANCELLED';
+      else if (exit.exitCode === 0) run.state = 'SUCCESS';
+      else {
+        run.state = 'FAILED';
+        run.stateDetails = `Job failed, ExitCode: ${exit.exitCode ?? exit.signal ?? exit.startError}`;
+      }
+    });
+    return { applicationId: this.#o.applicationId, jobRunId, arn: 'arn' };
+  }
+}

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateApplicationCommand,
+  EMRServerlessClient,
+  GetApplicationCommand,
+  GetJobRunCommand,
+  ListJobRunsCommand,
+  StopApplicationCommand,
+} from '@aws-sdk/client-emr-serverless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWatcher } from '../../src/cli/wiring.js';
+import { loadConfig } from '../../src/config/config.js';
+import { buildJobArtifacts } from '../../src/engines/emr/artifacts.js';
+import { clientTokenFor } from '../../src/engines/emr/client-token.js';
+import { buildStartJobRunInput } from '../../src/engines/emr/emr-request.js';
+import { inflightKey } from '../../src/engines/emr/inflight.js';
+import { runReportKey } from '../../src/engines/run-report.js';
+import { ConfigError } from '../../src/errors.js';
+import { type MotoServer, startMotoServer } from '../helpers/moto-server.js';
+
+const BUCKET = 'emr-lake';
+const ROLE = 'arn:aws:iam::123456789012:role/s3-spark-watcher-job'; // moto's default account
+
+/**
+ * The engine's requests against moto server's EMR Serverless API: moto validates and stores them
+ * (and runs nothing: its job runs are SUCCESS at once), so what the engine sent is read back.
+ */
+describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, () => {
+  let moto: MotoServer;
+  let emr: EMRServerlessClient;
+  let applicationId: string;
+  const env = (extra: Record<string, string> = {}) => ({
+    LAKE: `s3://${BUCKET}/lake`,
+    S3_ENDPOINT: moto.endpoint,
+    EMR_ENDPOINT: moto.endpoint,
+    ACCESS_KEY: 'testing',
+    SECRET_KEY: 'testing',
+    ENGINE: 'emr-serverless',
+    EMR_APPLICATION_ID: applicationId,
+    EMR_EXECUTION_ROLE_ARN: ROLE,
+    EMR_SPARK_SUBMIT_PARAMETERS: '--conf spark.executor.cores=2',
+    EMR_CLOUDWATCH_LOG_GROUP: '/aws/emr-serverless/watcher',
+    EMR_JOB_TIMEOUT_MINUTES: '30',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...extra,
+  });
+  const s3Text = async (key: string) =>
+    (await moto.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToByteArray();
+
+  beforeAll(async () => {
+    moto = await startMotoServer();
+    await moto.createBucket(BUCKET);
+    emr = new EMRServerlessClient({
+      region: 'us-east-1',
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    applicationId =
+      (await emr.send(new CreateApplicationCommand({ name: 'watcher', releaseLabel: 'emr-7.5.0', type: 'SPARK', clientToken: 'create-1' })))
+        .applicationId ?? '';
+  });
+  afterAll(async () => {
+    emr?.destroy();
+    await moto?.stop();
+  });
+
+  it('start-up: an application that does not exist, or is not Spark, stops the watcher with a configuration error', async () => {
+    await expect(createWatcher(loadConfig(env({ EMR_APPLICATION_ID: '00nosuchapp00' }), { cwd: process.cwd() }))).rejects.toThrow(
+      /no such EMR Serverless application/u,
+    );
+    const hive =
+      (await emr.send(new CreateApplicationCommand({ name: 'hive', releaseLabel: 'emr-7.5.0', type: 'HIVE', clientToken: 'create-2' })))
+        .applicationId ?? '';
+    const error = await createWatcher(loadConfig(env({ EMR_APPLICATION_ID: hive }), { cwd: process.cwd() })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/Hive application; the pipeline needs a Spark application/u);
+  });
+
+  it('uploads the artifacts, starts the stopped application, and starts a job run whose stored request is the contract', async () => {
+    await emr.send(new StopApplicationCommand({ applicationId }));
+    const watcher = await createWatcher(loadConfig(env(), { cwd: process.cwd() }));
+    try {
+      const key = 'raw/orders/2026/11/01/orders one.parquet';
+      const { etag } = await watcher.store.put(key, Buffer.from('PAR1 not really'));
+      const job = { runId: 'moto-run-1', key, etag, dataset: 'orders', spec: { keys: ['order_id'] } };
+      // moto runs no Spark: the report the job would write is put in place for the engine to read back.
+      const report = {
+        runId: job.runId,
+        key,
+        etag,
+        dataset: 'orders',
+        status: 'succeeded',
+        rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
+        outputs: {},
+        startedAt: '2026-11-28T12:00:00Z',
+        finishedAt: '2026-11-28T12:01:00Z',
+        sparkVersion: '3.5.2',
+      };
+      await moto.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `lake/${runReportKey(job.runId)}`, Body: JSON.stringify(report) }));
+
+      await expect(watcher.engine.submit(job)).resolves.toMatchObject({ runId: 'moto-run-1', status: 'succeeded' });
+
+      // The application was started before the job was submitted.
+      expect((await emr.send(new GetApplicationCommand({ applicationId }))).application?.state).toBe('STARTED');
+      // The code is in the bucket under its content hash, byte for byte.
+      const artifacts = await buildJobArtifacts(path.resolve('spark-jobs'));
+      expect(Buffer.from((await s3Text(`lake/${artifacts.pyFilesKey}`)) ?? []).equals(artifacts.pyFiles)).toBe(true);
+      expect(Buffer.from((await s3Text(`lake/${artifacts.entryPointKey}`)) ?? []).equals(artifacts.entryPoint)).toBe(true);
+      // The in-flight record names the job run and says it is done.
+      const record = JSON.parse((await watcher.store.get(inflightKey(key, etag)))?.body.toString('utf8') ?? '{}') as Record<
+        string,
+        unknown
+      >;
+      expect(record).toMatchObject({ runId: 'moto-run-1', attempt: 1, applicationId, finalState: 'SUCCESS' });
+
+      // What moto stored is what the contract says.
+      const runs = (await emr.send(new ListJobRunsCommand({ applicationId }))).jobRuns ?? [];
+      expect(runs).toHaveLength(1);
+      const stored = (await emr.send(new GetJobRunCommand({ applicationId, jobRunId: runs[0]?.id ?? '' }))).jobRun;
+      const expected = buildStartJobRunInput(
+        {
+          applicationId,
+          executionRoleArn: ROLE,
+          lakeUri: `s3://${BUCKET}/lake`,
+          entryPointKey: artifacts.entryPointKey,
+          pyFilesKey: artifacts.pyFilesKey,
+          sparkSubmitParameters: '--conf spark.executor.cores=2',
+          logUri: `s3://${BUCKET}/logs/emr/`,
+          cloudWatchLogGroup: '/aws/emr-serverless/watcher',
+          executionTimeoutMinutes: 30,
+        },
+        job,
+        { runId: job.runId, clientToken: clientTokenFor(key, etag, 1) },
+      );
+      expect(stored).toMatchObject({
+        applicationId,
+        name: 's3-spark-watcher orders moto-run-1',
+        executionRole: ROLE,
+        state: 'SUCCESS',
+        releaseLabel: 'emr-7.5.0',
+        jobDriver: expected.jobDriver,
+        configurationOverrides: expected.configurationOverrides,
+        executionTimeoutMinutes: 30,
+        tags: expected.tags,
+      });
+      expect(stored?.jobDriver?.sparkSubmit).toEqual({
+        entryPoint: `s3://${BUCKET}/lake/${artifacts.entryPointKey}`,
+        entryPointArguments: [
+          '--lake',
+          `s3://${BUCKET}/lake`,
+          '--key',
+          key,
+          '--etag',
+          etag,
+          '--run-id',
+          'moto-run-1',
+          '--spec',
+          '{"keys":["order_id"]}',
+        ],
+        sparkSubmitParameters: `--py-files s3://${BUCKET}/lake/${artifacts.pyFilesKey} --conf spark.executor.cores=2`,
+      });
+    } finally {
+      await watcher.close();
+    }
+  });
+});
