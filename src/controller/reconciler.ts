@@ -4,6 +4,8 @@ import type { CandidateVersion } from '../discovery/candidates.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
+import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
+import { jobFailureOf } from '../state/job-failure.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
 import type { ControllerEvents, JobContext } from './events.js';
 import { runLimited } from './limited-runner.js';
@@ -13,6 +15,8 @@ import { TypedEmitter } from './typed-emitter.js';
 export interface ReconcilerOptions {
   readonly discovery: Pick<PollingDiscovery, 'discover' | 'lookup'>;
   readonly marker: MarkerStore;
+  /** metadata/dead_letter.json: versions that failed for good are put there and passed over. */
+  readonly deadLetters: DeadLetterStore;
   readonly engine: SparkEngine;
   readonly specs?: ReadonlyMap<string, DatasetSpec>;
   /** @default 1 */
@@ -23,21 +27,20 @@ export interface ReconcilerOptions {
 export interface PassSignals {
   /** Aborted: start no new job (jobs already running go on). */
   readonly stopStarting?: AbortSignal;
-  /** Aborted: stop running jobs now. Their versions stay unrecorded and run again later. */
+  /** Aborted: stop running jobs now. Their versions stay unrecorded (not dead-lettered) and run again later. */
   readonly stopJobs?: AbortSignal;
 }
 
 /**
- * One reconcile pass: list raw/, diff the candidates against the marker, run the missing versions
- * oldest first (at most N at once, never two of one dataset), and record each success in the
- * marker. Level-triggered: whatever happened before, the next pass looks again.
+ * One reconcile pass: list raw/, diff the candidates against the marker and the dead letters, run
+ * the missing versions oldest first (at most N at once, never two of one dataset), record each
+ * success in the marker and each final failure in the dead letters. Level-triggered: whatever
+ * happened before, the next pass looks again.
  */
 export class Reconciler {
   readonly events = new TypedEmitter<ControllerEvents>();
   readonly #o: ReconcilerOptions;
   readonly #now: () => Date;
-  /** Versions that failed permanently in this process: not resubmitted until a restart or a new ETag. */
-  readonly #held = new Map<string, string>();
   #passCount = 0;
 
   constructor(options: ReconcilerOptions) {
@@ -75,16 +78,17 @@ export class Reconciler {
     { stopStarting, stopJobs }: PassSignals,
   ): Promise<PassSummary> {
     const { document } = await this.#o.marker.load(stopStarting);
+    const { document: dead } = await this.#o.deadLetters.load(stopStarting);
     const { candidates, skipped } = await discover(stopStarting);
     const todo = candidates
       .filter((c) => !isProcessed(document, c.key, c.etag))
       .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const results: JobOutcome[] = [];
-    const heldKeys: string[] = [];
+    let passedOver = 0;
     const runnable = todo.filter((c) => {
-      const reason = this.#held.get(versionId(c));
-      if (reason === undefined) return true;
-      heldKeys.push(c.key);
+      if (!isDeadLettered(dead, c.key, c.etag)) return true;
+      passedOver += 1;
+      const reason = dead.deadLetters[c.key]?.message ?? 'dead-lettered';
       this.events.emit('job:held', { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name, reason });
       return false;
     });
@@ -96,16 +100,18 @@ export class Reconciler {
         results.push(await this.#runOne(passId, c, stopJobs));
       },
     });
-    const failedKeys = results.filter((r) => r.status === 'failed').map((r) => r.key);
+    const failed = results.filter((r) => r.status === 'failed');
+    const leftToDo = failed.filter((r) => r.deadLettered !== true);
     return {
       passId,
-      processed: results.length - failedKeys.length,
-      failed: failedKeys.length + heldKeys.length,
+      processed: results.length - failed.length,
+      failed: failed.length,
+      deadLettered: passedOver + failed.length - leftToDo.length,
       skipped: Object.values(skipped).reduce((a, b) => a + b, 0),
-      pending: notStarted.length + results.filter((r) => r.status === 'failed' && stopJobs?.aborted && !r.permanent).length,
+      pending: notStarted.length + leftToDo.length,
       upToDate: candidates.length - todo.length,
       results,
-      unfinishedKeys: [...failedKeys, ...heldKeys, ...notStarted.map((c) => c.key)],
+      unfinishedKeys: [...leftToDo.map((r) => r.key), ...notStarted.map((c) => c.key)],
     };
   }
 
@@ -131,6 +137,7 @@ export class Reconciler {
         finishedAt: report.finishedAt,
         rows: report.rows,
       });
+      await forgetFailures(this.#o.deadLetters, c);
       const durationMs = this.#now().getTime() - started;
       this.events.emit('job:succeeded', { ...ctx, report, durationMs });
       return {
@@ -146,10 +153,55 @@ export class Reconciler {
     } catch (error) {
       const durationMs = this.#now().getTime() - started;
       const permanent = isPermanent(error);
-      if (permanent) this.#held.set(versionId(c), describeError(error));
       this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
-      return { key: c.key, etag: c.etag, dataset: c.dataset, runId, status: 'failed', durationMs, error: describeError(error), permanent };
+      // A job stopped by shutdown failed for no fault of its own: it runs again later.
+      const deadLettered = permanent && signal?.aborted !== true && (await this.#deadLetter(ctx, 1, error));
+      return {
+        key: c.key,
+        etag: c.etag,
+        dataset: c.dataset,
+        runId,
+        status: 'failed',
+        durationMs,
+        error: describeError(error),
+        permanent,
+        ...(deadLettered ? { deadLettered, attempts: 1 } : {}),
+      };
     }
+  }
+
+  /** Puts the version in the dead letters; false when that write failed (the version then stays pending). */
+  async #deadLetter(ctx: JobContext, attempts: number, error: unknown): Promise<boolean> {
+    const entry = {
+      key: ctx.key,
+      etag: ctx.etag,
+      attempts,
+      ...jobFailureOf(error),
+      deadLetteredAt: this.#now().toISOString(),
+      runId: ctx.runId,
+    };
+    try {
+      await this.#o.deadLetters.deadLetter(entry);
+    } catch (writeError) {
+      this.events.emit('job:failed', {
+        ...ctx,
+        error: new RetryableError('recording the dead letter failed', { cause: writeError }),
+        permanent: false,
+        durationMs: 0,
+      });
+      return false;
+    }
+    this.events.emit('job:dead-lettered', { ...ctx, entry });
+    return true;
+  }
+}
+
+/** After a success: drop the version's attempts and an older ETag's dead letter. Housekeeping: a leftover is harmless. */
+async function forgetFailures(deadLetters: DeadLetterStore, c: CandidateVersion): Promise<void> {
+  try {
+    await deadLetters.succeeded(c.key, c.etag);
+  } catch {
+    // Attempts of a processed version are ignored, and a stale dead letter names an ETag no longer in raw/.
   }
 }
 

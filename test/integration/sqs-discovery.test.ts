@@ -6,6 +6,7 @@ import { SqsWatcher, type SqsWatchEvents } from '../../src/controller/sqs-watch-
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { SqsSource } from '../../src/discovery/sqs-source.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { type MotoServer, startMotoServer } from '../helpers/moto-server.js';
@@ -45,7 +46,13 @@ async function setup() {
   const store = new S3ObjectStore({ client: moto.s3, bucket, prefix: 'lake/' });
   const engine = new ScriptedEngine();
   const marker = new MarkerStore(store);
-  const reconciler = new Reconciler({ discovery: new PollingDiscovery(store, candidateFilter()), marker, engine, maxConcurrentJobs: 2 });
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter()),
+    marker,
+    deadLetters: new DeadLetterStore(store),
+    engine,
+    maxConcurrentJobs: 2,
+  });
   const source = new SqsSource({ client: sqs, queueUrl, waitSeconds: 1, visibilitySeconds: 30 });
   const stop = new AbortController();
   const watcher = new SqsWatcher(reconciler, {

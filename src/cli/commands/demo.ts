@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
+import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
@@ -52,6 +53,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, loggerFor(ctx, config));
   logEngineEvents(watcher.engine, loggerFor(ctx, config));
+  logReliabilityEvents(watcher.reconciler, loggerFor(ctx, config));
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
+import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { handleShutdownSignals } from '../shutdown.js';
@@ -16,6 +17,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   const logger = loggerFor(ctx, config);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   const how = config.discovery === 'sqs' ? `through ${config.sqs?.queueUrl}` : `every ${config.pollIntervalMs / 1000} s`;
