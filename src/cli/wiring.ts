@@ -69,6 +69,7 @@ export async function createWatcher(config: Config): Promise<Watcher> {
     engine,
     specs,
     maxConcurrentJobs: config.maxConcurrentJobs,
+    retry: config.retry,
   });
   let closing: Promise<void> | undefined;
   return { config, store, marker, deadLetters, reconciler, engine, close: () => (closing ??= engine.close()) };

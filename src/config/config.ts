@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RetryPolicy } from '../controller/backoff.js';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
@@ -59,6 +60,8 @@ export interface Config {
   readonly candidateGlob: string;
   /** Where each run's driver output goes. @default ./logs/runs */
   readonly runLogDir: string;
+  /** Retries of retryable job failures. @default 3 attempts, waits from 10 s to 300 s */
+  readonly retry: RetryPolicy;
   /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
 }
@@ -117,6 +120,14 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
   { name: 'LOG_FORMAT', default: 'json unless a terminal', meaning: '`json` or `pretty`' },
   { name: 'PYTHON', default: 'python3', meaning: 'The Python that `setup` makes .venv with' },
+  // Retries and dead letters (issue 7)
+  {
+    name: 'MAX_ATTEMPTS',
+    default: '3',
+    meaning: 'Attempts per file version, across restarts; then it is dead-lettered (a permanent failure at once)',
+  },
+  { name: 'RETRY_BASE_SECONDS', default: '10', meaning: 'Wait after the first retryable failure: from this to twice this, with jitter' },
+  { name: 'RETRY_MAX_SECONDS', default: '300', meaning: 'The wait doubles after each failure, up to this' },
 ];
 
 /**
@@ -235,6 +246,15 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `SPARK_MASTER=${shown('SPARK_MASTER')} is not a Spark master URL; use local[*], local[N], spark://host:port, yarn or k8s://...`,
     );
   }
+  // Retries and dead letters (issue 7)
+  const maxAttempts = integer('MAX_ATTEMPTS', 3, 1, 100, 'attempts');
+  const retryBaseSeconds = integer('RETRY_BASE_SECONDS', 10, 0, 86_400, 'seconds');
+  const retryMaxSeconds = integer('RETRY_MAX_SECONDS', 300, 0, 86_400, 'seconds');
+  if (retryBaseSeconds > retryMaxSeconds) {
+    problems.push(
+      `RETRY_BASE_SECONDS=${shown('RETRY_BASE_SECONDS')} is more than RETRY_MAX_SECONDS=${JSON.stringify(String(retryMaxSeconds))}; the first wait cannot be longer than the longest, so lower the base or raise the maximum.`,
+    );
+  }
   const exists = options.exists ?? (() => false);
   const datasetsValue = value('DATASETS_DIR');
   const defaultDatasets = path.resolve(options.cwd, 'datasets');
@@ -273,6 +293,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     ...(logFormat === 'json' || logFormat === 'pretty' ? { logFormat } : {}),
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
+    retry: { maxAttempts, baseDelayMs: retryBaseSeconds * 1000, maxDelayMs: retryMaxSeconds * 1000 },
     childEnv,
   };
 }

@@ -5,11 +5,13 @@ import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
 import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
-import { jobFailureOf } from '../state/job-failure.js';
+import type { JobFailure } from '../state/job-failure.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
 import type { ControllerEvents, JobContext } from './events.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.js';
 import { runLimited } from './limited-runner.js';
 import type { JobOutcome, PassSummary } from './pass-summary.js';
+import { type AttemptResult, type Sleep, realSleep, runWithRetries } from './retrying-run.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface ReconcilerOptions {
@@ -21,7 +23,13 @@ export interface ReconcilerOptions {
   readonly specs?: ReadonlyMap<string, DatasetSpec>;
   /** @default 1 */
   readonly maxConcurrentJobs?: number;
+  /** Attempts and backoff for retryable failures. @default 3 attempts, 10 s to 300 s */
+  readonly retry?: RetryPolicy;
   readonly now?: () => Date;
+  /** The wait between attempts; injected so tests never wait. @default a real, abortable timer */
+  readonly sleep?: Sleep;
+  /** Jitter source in [0, 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 export interface PassSignals {
@@ -97,7 +105,7 @@ export class Reconciler {
       groupOf: (c) => c.dataset,
       signal: stopStarting,
       run: async (c) => {
-        results.push(await this.#runOne(passId, c, stopJobs));
+        results.push(await this.#runVersion(passId, c, { stopStarting, stopJobs }));
       },
     });
     const failed = results.filter((r) => r.status === 'failed');
@@ -115,8 +123,56 @@ export class Reconciler {
     };
   }
 
-  async #runOne(passId: string, c: CandidateVersion, signal: AbortSignal | undefined): Promise<JobOutcome> {
-    const runId = newRunId(this.#now(), c);
+  /** A version's attempts (retried with backoff) and its final state: processed, dead-lettered, or left pending. */
+  async #runVersion(
+    passId: string,
+    c: CandidateVersion,
+    { stopStarting, stopJobs }: { stopStarting: AbortSignal | undefined; stopJobs: AbortSignal | undefined },
+  ): Promise<JobOutcome> {
+    const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
+    const result = await runWithRetries<JobOutcome>({
+      key: c.key,
+      etag: c.etag,
+      policy: this.#o.retry ?? DEFAULT_RETRY_POLICY,
+      attempts: this.#o.deadLetters,
+      sleep: this.#o.sleep ?? realSleep,
+      random: this.#o.random ?? Math.random,
+      stopStarting,
+      stopJobs,
+      newRunId: () => newRunId(this.#now(), c),
+      attempt: (runId) => this.#attempt(passId, c, runId, stopJobs),
+      onRetrying: (retry) => this.events.emit('job:retrying', { ...base, ...retry }),
+    });
+    const failedOutcome = (runId: string, error: string): JobOutcome => ({
+      key: c.key,
+      etag: c.etag,
+      dataset: c.dataset,
+      runId,
+      status: 'failed',
+      durationMs: 0,
+      error,
+    });
+    switch (result.kind) {
+      case 'succeeded':
+        return { ...result.value, attempts: result.attempts };
+      case 'pending':
+        if (result.value !== undefined) return { ...result.value, attempts: result.attempts };
+        // No attempt ran: counting it in the bucket failed.
+        this.events.emit('job:failed', { ...base, runId: result.runId, error: result.error, permanent: false, durationMs: 0 });
+        return { ...failedOutcome(result.runId, describeError(result.error)), attempts: result.attempts };
+      case 'dead-letter': {
+        const recorded = await this.#deadLetter({ ...base, runId: result.runId }, result.attempts, result.failure);
+        return {
+          ...(result.value ?? failedOutcome(result.runId, result.failure.message)),
+          attempts: result.attempts,
+          ...(recorded ? { deadLettered: true } : {}),
+        };
+      }
+    }
+  }
+
+  /** One attempt: submit, check the report, record the success. Never rejects: a failure is returned. */
+  async #attempt(passId: string, c: CandidateVersion, runId: string, signal: AbortSignal | undefined): Promise<AttemptResult<JobOutcome>> {
     const ctx: JobContext = { passId, runId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
     const started = this.#now().getTime();
     const spec = this.#o.specs?.get(c.dataset);
@@ -141,42 +197,44 @@ export class Reconciler {
       const durationMs = this.#now().getTime() - started;
       this.events.emit('job:succeeded', { ...ctx, report, durationMs });
       return {
-        key: c.key,
-        etag: c.etag,
-        dataset: c.dataset,
-        runId,
-        status: 'succeeded',
-        durationMs,
-        rows: report.rows,
-        outputs: report.outputs,
+        value: {
+          key: c.key,
+          etag: c.etag,
+          dataset: c.dataset,
+          runId,
+          status: 'succeeded',
+          durationMs,
+          rows: report.rows,
+          outputs: report.outputs,
+        },
       };
     } catch (error) {
       const durationMs = this.#now().getTime() - started;
       const permanent = isPermanent(error);
       this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
-      // A job stopped by shutdown failed for no fault of its own: it runs again later.
-      const deadLettered = permanent && signal?.aborted !== true && (await this.#deadLetter(ctx, 1, error));
       return {
-        key: c.key,
-        etag: c.etag,
-        dataset: c.dataset,
-        runId,
-        status: 'failed',
-        durationMs,
-        error: describeError(error),
-        permanent,
-        ...(deadLettered ? { deadLettered, attempts: 1 } : {}),
+        value: {
+          key: c.key,
+          etag: c.etag,
+          dataset: c.dataset,
+          runId,
+          status: 'failed',
+          durationMs,
+          error: describeError(error),
+          permanent,
+        },
+        error,
       };
     }
   }
 
   /** Puts the version in the dead letters; false when that write failed (the version then stays pending). */
-  async #deadLetter(ctx: JobContext, attempts: number, error: unknown): Promise<boolean> {
+  async #deadLetter(ctx: JobContext, attempts: number, failure: JobFailure): Promise<boolean> {
     const entry = {
       key: ctx.key,
       etag: ctx.etag,
       attempts,
-      ...jobFailureOf(error),
+      ...failure,
       deadLetteredAt: this.#now().toISOString(),
       runId: ctx.runId,
     };
