@@ -18,7 +18,8 @@ const entry = (key: string, deadLetteredAt: string): DeadLetterEntry => ({
 
 async function lakeWithDeadLetters() {
   const root = await tempDir();
-  const deadLetters = new DeadLetterStore(new LocalObjectStore(root));
+  const store = new LocalObjectStore(root);
+  const deadLetters = new DeadLetterStore(store);
   await deadLetters.deadLetter(entry('raw/orders/b.parquet', '2026-11-28T12:00:02.000Z'));
   await deadLetters.deadLetter(entry('raw/orders/a.parquet', '2026-11-28T12:00:01.000Z'));
   await deadLetters.beginAttempt('raw/orders/c.parquet', '"c"', 'run-c', 3);
@@ -33,7 +34,7 @@ async function lakeWithDeadLetters() {
     const code = await main({ args, stdout, stderr, cwd: root, env: { LAKE: root } });
     return { code, out, err };
   };
-  return { deadLetters, cli };
+  return { store, deadLetters, cli };
 }
 
 describe('the dead-letter command', () => {
@@ -60,6 +61,16 @@ describe('the dead-letter command', () => {
     expect(Object.keys(document.deadLetters)).toEqual(['raw/orders/b.parquet']);
     // attempts of versions still being retried are left alone
     expect(Object.keys(document.attempts)).toEqual(['raw/orders/c.parquet']);
+  });
+
+  it('shows dead-lettered versions apart from pending ones in status', async () => {
+    const { cli, store, deadLetters } = await lakeWithDeadLetters();
+    const { etag } = await store.put('raw/orders/poison.parquet', 'not parquet');
+    await deadLetters.deadLetter({ ...entry('raw/orders/poison.parquet', '2026-11-28T12:00:03.000Z'), etag });
+    await store.put('raw/orders/new.parquet', 'y');
+    const status = await cli('status', '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out)).toMatchObject({ datasets: [{ dataset: 'orders', processed: 0, deadLettered: 1, pending: 1 }] });
   });
 
   it('replays everything with --all, and refuses a muddled command line', async () => {
