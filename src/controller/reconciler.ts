@@ -185,14 +185,19 @@ export class Reconciler {
       if (report.key !== c.key || report.etag !== c.etag || report.runId !== runId) {
         throw new RetryableError(`the run report is for ${report.key} ${report.etag} (run ${report.runId}), not this job`);
       }
-      await this.#o.marker.record(c.key, {
-        etag: c.etag,
-        size: c.size,
-        runId,
-        engine: this.#o.engine.name,
-        finishedAt: report.finishedAt,
-        rows: report.rows,
-      });
+      try {
+        await this.#o.marker.record(c.key, {
+          etag: c.etag,
+          size: c.size,
+          runId,
+          engine: this.#o.engine.name,
+          finishedAt: report.finishedAt,
+          rows: report.rows,
+        });
+      } catch (error) {
+        // The job did its work; the version must not be dead-lettered for the marker's sake.
+        throw new NotTheJobError(`recording ${c.key} in the marker failed`, { cause: error });
+      }
       await forgetFailures(this.#o.deadLetters, c);
       const durationMs = this.#now().getTime() - started;
       this.events.emit('job:succeeded', { ...ctx, report, durationMs });
@@ -210,7 +215,8 @@ export class Reconciler {
       };
     } catch (error) {
       const durationMs = this.#now().getTime() - started;
-      const permanent = isPermanent(error);
+      const notTheJob = error instanceof NotTheJobError;
+      const permanent = !notTheJob && isPermanent(error);
       this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
       return {
         value: {
@@ -224,6 +230,7 @@ export class Reconciler {
           permanent,
         },
         error,
+        ...(notTheJob ? { notTheJob } : {}),
       };
     }
   }
@@ -253,6 +260,9 @@ export class Reconciler {
     return true;
   }
 }
+
+/** A failure after the job succeeded (recording it failed): the version stays pending, not an attempt. */
+class NotTheJobError extends RetryableError {}
 
 /** After a success: drop the version's attempts and an older ETag's dead letter. Housekeeping: a leftover is harmless. */
 async function forgetFailures(deadLetters: DeadLetterStore, c: CandidateVersion): Promise<void> {

@@ -16,6 +16,11 @@ export const realSleep: Sleep = async (ms, signal) => {
 export interface AttemptResult<T> {
   readonly value: T;
   readonly error?: unknown;
+  /**
+   * The failure was not the job's (its success could not be recorded, e.g. the marker write
+   * failed): not counted as an attempt, no retry now, the version stays pending for a later pass.
+   */
+  readonly notTheJob?: boolean;
 }
 
 export interface RetryingRunOptions<T> {
@@ -106,8 +111,8 @@ export async function runWithRetries<T>(o: RetryingRunOptions<T>): Promise<Retry
         last = await o.attempt(runId, attempt);
         if (last.error === undefined) return;
         const { error } = last;
-        if (o.stopJobs?.aborted) {
-          // Shutdown stopped it: not the job's fault, so not an attempt.
+        if (o.stopJobs?.aborted || last.notTheJob === true) {
+          // Shutdown stopped it, or recording its success failed: not the job's fault, so not an attempt.
           await store(() => o.attempts.cancelAttempt(o.key, o.etag));
           return done({ kind: 'pending', value: last.value, attempts: attempt - 1, runId, error });
         }

@@ -7,7 +7,8 @@ import { Reconciler } from '../../src/controller/reconciler.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
-import { MarkerStore } from '../../src/state/marker.js';
+import { MarkerCorruptError } from '../../src/errors.js';
+import { MarkerStore, type ProcessedEntry } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { SCRIPTED_LOG_TAIL, ScriptedEngine } from '../helpers/scripted-engine.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -19,6 +20,7 @@ interface LakeOptions {
   readonly retry?: RetryPolicy;
   /** Jitter values, used in turn (the last repeats). */
   readonly random?: readonly number[];
+  readonly marker?: (store: LocalObjectStore) => MarkerStore;
 }
 
 async function lake(options: LakeOptions = {}) {
@@ -35,7 +37,7 @@ async function lake(options: LakeOptions = {}) {
   const controller = () => {
     const reconciler = new Reconciler({
       discovery: new PollingDiscovery(store, candidateFilter()),
-      marker: new MarkerStore(store),
+      marker: options.marker?.(store) ?? new MarkerStore(store),
       deadLetters: new DeadLetterStore(store),
       engine,
       maxConcurrentJobs: 2,
@@ -272,6 +274,24 @@ describe('retries', () => {
     expect(await reconciler.runPass()).toMatchObject({ processed: 1, deadLettered: 0 });
     expect(engine.submitted).toHaveLength(2);
     expect(await versionStates(store)).toEqual({ 'raw/orders/a.parquet': 'processed' });
+  });
+
+  it('neither dead-letters nor counts an attempt when the job succeeded but the marker could not be written', async () => {
+    class BrokenMarker extends MarkerStore {
+      override record(key: string, entry: ProcessedEntry, signal?: AbortSignal): Promise<void> {
+        void entry;
+        void signal;
+        return Promise.reject(new MarkerCorruptError(`the marker broke while recording ${key}`));
+      }
+    }
+    const { store, engine, deadLetters, controller, put } = await lake({ marker: (s) => new BrokenMarker(s) });
+    await put('raw/orders/a.parquet', 'A');
+    const summary = await controller().reconciler.runPass();
+    expect(summary).toMatchObject({ processed: 0, failed: 1, deadLettered: 0, pending: 1 });
+    expect(summary.results[0]?.error).toContain('recording raw/orders/a.parquet in the marker failed');
+    expect(engine.submitted).toHaveLength(1);
+    expect((await deadLetters.load()).document).toMatchObject({ deadLetters: {}, attempts: {} });
+    expect(await versionStates(store)).toEqual({ 'raw/orders/a.parquet': 'pending' });
   });
 
   it('keeps the other datasets going while one dataset keeps failing', async () => {
