@@ -1,4 +1,4 @@
-import { utimes } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ControllerEvents } from '../../src/controller/events.js';
@@ -6,8 +6,9 @@ import type { RetryPolicy } from '../../src/controller/backoff.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
-import { DeadLetterStore } from '../../src/state/dead-letters.js';
-import { MarkerCorruptError } from '../../src/errors.js';
+import { DEAD_LETTER_KEY, DeadLetterStore } from '../../src/state/dead-letters.js';
+import { watch } from '../../src/controller/watch-loop.js';
+import { DeadLetterCorruptError, MarkerCorruptError } from '../../src/errors.js';
 import { MarkerStore, type ProcessedEntry } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { SCRIPTED_LOG_TAIL, ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -65,7 +66,7 @@ async function lake(options: LakeOptions = {}) {
   const duringSleep = (hook: (signal: AbortSignal | undefined) => Promise<void>) => {
     onSleep = hook;
   };
-  return { store, engine, deadLetters, controller, put, delays, duringSleep };
+  return { root, store, engine, deadLetters, controller, put, delays, duringSleep };
 }
 
 // The invariant of issue 7: after every test, each raw version is processed, dead-lettered or pending, never two.
@@ -106,6 +107,44 @@ describe('dead letters', () => {
     expect(restarted.events.map((e) => e.name)).toEqual(['job:held']);
     expect(engine.submitted).toHaveLength(1);
     expect(await versionStates(store)).toEqual({ 'raw/orders/bad.parquet': 'dead-lettered' });
+  });
+
+  it('keeps the watch loop running past a bad-input file, which ends dead-lettered with its reason', async () => {
+    const { store, engine, deadLetters, controller, put } = await lake();
+    await put('raw/orders/bad.parquet', 'not parquet');
+    engine.script('raw/orders/bad.parquet', 'permanent');
+    const { reconciler } = controller();
+    const stop = new AbortController();
+    let waits = 0;
+    await watch(reconciler, {
+      intervalMs: 60_000,
+      stopStarting: stop.signal,
+      delay: async () => {
+        waits += 1;
+        if (waits === 1) await put('raw/orders/good.parquet', 'fine');
+        if (waits === 3) stop.abort();
+      },
+    });
+    expect(engine.submitted.map((j) => j.key)).toEqual(['raw/orders/bad.parquet', 'raw/orders/good.parquet']);
+    expect((await deadLetters.load()).document.deadLetters['raw/orders/bad.parquet']?.message).toBe('not a Parquet file');
+    expect(await versionStates(store)).toEqual({ 'raw/orders/bad.parquet': 'dead-lettered', 'raw/orders/good.parquet': 'processed' });
+  });
+
+  it('stops on a dead-letter document it cannot read, and leaves it untouched', async () => {
+    const { root, engine, controller, put } = await lake();
+    await put('raw/orders/a.parquet', 'A');
+    await mkdir(path.join(root, 'metadata'), { recursive: true });
+    await writeFile(path.join(root, DEAD_LETTER_KEY), '{"version": 1, "deadLetters": [');
+    const { reconciler } = controller();
+    await expect(reconciler.runPass()).rejects.toBeInstanceOf(DeadLetterCorruptError);
+    const stop = new AbortController();
+    await expect(watch(reconciler, { intervalMs: 1000, stopStarting: stop.signal, delay: async () => {} })).rejects.toBeInstanceOf(
+      DeadLetterCorruptError,
+    );
+    expect(engine.submitted).toEqual([]);
+    expect(await readFile(path.join(root, DEAD_LETTER_KEY), 'utf8')).toBe('{"version": 1, "deadLetters": [');
+    // A person repaired it: the after-each invariant check can read the lake again.
+    await writeFile(path.join(root, DEAD_LETTER_KEY), '{"version": 1}');
   });
 
   it('processes a new ETag of a dead-lettered key normally and drops the stale dead letter', async () => {
