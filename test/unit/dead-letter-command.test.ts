@@ -45,8 +45,10 @@ describe('the dead-letter command', () => {
     expect(text.out).toContain('2 dead-lettered version(s)');
     expect(text.out.indexOf('raw/orders/a.parquet')).toBeLessThan(text.out.indexOf('raw/orders/b.parquet'));
     expect(text.out).toContain('RetryableJobError: executor lost');
+    expect(text.out).toContain('being retried: raw/orders/c.parquet (ETag "c", 1 attempt(s) started');
     const json = await cli('dead-letter', 'list', '--json');
-    const parsed = JSON.parse(json.out) as { deadLetters: DeadLetterEntry[] };
+    const parsed = JSON.parse(json.out) as { deadLetters: DeadLetterEntry[]; retrying: Array<{ key: string; attempts: number }> };
+    expect(parsed.retrying).toEqual([expect.objectContaining({ key: 'raw/orders/c.parquet', attempts: 1 })]);
     expect(parsed.deadLetters.map((e) => e.key)).toEqual(['raw/orders/a.parquet', 'raw/orders/b.parquet']);
     expect(parsed.deadLetters[0]).toMatchObject({ attempts: 3, logTail: 'last driver line', runId: 'run-raw/orders/a.parquet' });
   });

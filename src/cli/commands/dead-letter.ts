@@ -5,7 +5,7 @@ import { createStore } from '../wiring.js';
 
 export const deadLetterHelp = `dead-letter list [--json]
                 the versions that failed for good (${DEAD_LETTER_KEY}): key, ETag, attempts, why, when;
-                --json adds the tail of each driver log
+                and the versions still being retried; --json adds the tail of each driver log
   dead-letter replay <key>... | --all
                 forget those dead letters and their attempts, so the next pass runs the versions again;
                 exit 1 when a named key was not dead-lettered (the others are replayed all the same)`;
@@ -39,13 +39,23 @@ async function list(ctx: CommandContext, json: boolean): Promise<number> {
   const entries = Object.values(document.deadLetters).sort(
     (a, b) => a.deadLetteredAt.localeCompare(b.deadLetteredAt) || a.key.localeCompare(b.key),
   );
+  const retrying = Object.entries(document.attempts)
+    .map(([key, record]) => ({ key, ...record }))
+    .sort((a, b) => a.key.localeCompare(b.key));
   if (json) {
-    writeLine(ctx.stdout, JSON.stringify({ lake: description, deadLetters: entries }));
+    writeLine(ctx.stdout, JSON.stringify({ lake: description, deadLetters: entries, retrying }));
     return 0;
   }
   writeLine(ctx.stdout, `lake ${description}: ${entries.length} dead-lettered version(s) in ${DEAD_LETTER_KEY}`);
   for (const e of entries) writeLine(ctx.stdout, describeEntry(e));
   if (entries.length > 0) writeLine(ctx.stdout, 'replay with: s3-spark-watcher dead-letter replay <key>... (or --all)');
+  for (const r of retrying) {
+    const last = r.lastFailure ? `, last failure: ${r.lastFailure.errorClass}: ${r.lastFailure.message}` : '';
+    writeLine(
+      ctx.stdout,
+      `being retried: ${r.key} (ETag ${r.etag}, ${r.attempts} attempt(s) started, the last at ${r.lastAttemptAt}${last})`,
+    );
+  }
   return 0;
 }
 
