@@ -8,7 +8,7 @@ import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { DEAD_LETTER_KEY, DeadLetterStore } from '../../src/state/dead-letters.js';
 import { watch } from '../../src/controller/watch-loop.js';
-import { DeadLetterCorruptError, MarkerCorruptError } from '../../src/errors.js';
+import { DeadLetterCorruptError, MarkerCorruptError, RetryableError } from '../../src/errors.js';
 import { MarkerStore, type ProcessedEntry } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { SCRIPTED_LOG_TAIL, ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -22,6 +22,7 @@ interface LakeOptions {
   /** Jitter values, used in turn (the last repeats). */
   readonly random?: readonly number[];
   readonly marker?: (store: LocalObjectStore) => MarkerStore;
+  readonly deadLetters?: (store: LocalObjectStore) => DeadLetterStore;
 }
 
 async function lake(options: LakeOptions = {}) {
@@ -39,7 +40,7 @@ async function lake(options: LakeOptions = {}) {
     const reconciler = new Reconciler({
       discovery: new PollingDiscovery(store, candidateFilter()),
       marker: options.marker?.(store) ?? new MarkerStore(store),
-      deadLetters: new DeadLetterStore(store),
+      deadLetters: options.deadLetters?.(store) ?? new DeadLetterStore(store),
       engine,
       maxConcurrentJobs: 2,
       retry: options.retry ?? { maxAttempts: 3, baseDelayMs: 10_000, maxDelayMs: 300_000 },
@@ -331,6 +332,25 @@ describe('retries', () => {
     expect(engine.submitted).toHaveLength(1);
     expect((await deadLetters.load()).document).toMatchObject({ deadLetters: {}, attempts: {} });
     expect(await versionStates(store)).toEqual({ 'raw/orders/a.parquet': 'pending' });
+  });
+
+  it('leaves a version pending, without running it, when its attempt cannot be counted, and goes on with the others', async () => {
+    class FlakyBucket extends DeadLetterStore {
+      override beginAttempt(...args: Parameters<DeadLetterStore['beginAttempt']>): ReturnType<DeadLetterStore['beginAttempt']> {
+        if (args[0] === 'raw/orders/unlucky.parquet') return Promise.reject(new RetryableError('S3 is slow down'));
+        return super.beginAttempt(...args);
+      }
+    }
+    const { store, engine, controller, put } = await lake({ deadLetters: (s) => new FlakyBucket(s) });
+    await put('raw/orders/unlucky.parquet', 'u', 1);
+    await put('raw/orders/fine.parquet', 'f', 2);
+    const { reconciler, events } = controller();
+    const summary = await reconciler.runPass();
+    expect(summary).toMatchObject({ processed: 1, failed: 1, deadLettered: 0, pending: 1, unfinishedKeys: ['raw/orders/unlucky.parquet'] });
+    expect(summary.results.find((r) => r.key === 'raw/orders/unlucky.parquet')?.error).toBe('S3 is slow down');
+    expect(events).toContainEqual({ name: 'job:failed', key: 'raw/orders/unlucky.parquet' });
+    expect(engine.submitted.map((j) => j.key)).toEqual(['raw/orders/fine.parquet']);
+    expect(await versionStates(store)).toEqual({ 'raw/orders/unlucky.parquet': 'pending', 'raw/orders/fine.parquet': 'processed' });
   });
 
   it('keeps the other datasets going while one dataset keeps failing', async () => {
