@@ -101,7 +101,7 @@ export async function runWithRetries<T>(o: RetryingRunOptions<T>): Promise<Retry
             failure: {
               errorClass: record.lastFailure?.errorClass ?? 'AttemptsExhausted',
               message:
-                `out of attempts: ${record.attempts} started, the last did not finish (the controller stopped during it)` +
+                `out of attempts: ${record.attempts} started, and how the last one ended was never recorded (did the controller crash or stop during it?)` +
                 (record.lastFailure ? `; the failure before: ${record.lastFailure.message}` : ''),
               ...(record.lastFailure?.logTail ? { logTail: record.lastFailure.logTail } : {}),
             },
