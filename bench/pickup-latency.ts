@@ -20,6 +20,7 @@ import { PollingDiscovery } from '../src/discovery/poller.js';
 import { SqsSource } from '../src/discovery/sqs-source.js';
 import type { JobRequest, SparkEngine } from '../src/engines/engine.js';
 import type { RunReport } from '../src/engines/run-report.js';
+import { DeadLetterStore } from '../src/state/dead-letters.js';
 import { MarkerStore } from '../src/state/marker.js';
 import { S3ObjectStore } from '../src/storage/s3-store.js';
 import { startMotoServer } from '../test/helpers/moto-server.js';
@@ -82,6 +83,7 @@ async function lake(withQueue: boolean) {
   const reconciler = new Reconciler({
     discovery: new PollingDiscovery(store, candidateFilter()),
     marker: new MarkerStore(store),
+    deadLetters: new DeadLetterStore(store),
     engine,
     maxConcurrentJobs: 4,
   });

@@ -41,6 +41,9 @@ export class PreconditionFailedError extends RetryableError {
 /** The marker exists but cannot be used. It is never overwritten: a person must look at it. */
 export class MarkerCorruptError extends PermanentError {}
 
+/** The dead-letter document exists but cannot be used; like the marker, it stops the watcher and is never overwritten. */
+export class DeadLetterCorruptError extends MarkerCorruptError {}
+
 /** True when an error (or anything in its cause chain) says retrying is pointless. */
 export function isPermanent(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {

@@ -11,12 +11,12 @@ export function formatPassSummary(summary: PassSummary, lakeRoot?: string): stri
       lines.push(`    rows read ${r.rows.read}, cleaned ${r.rows.cleaned}, quarantined ${r.rows.quarantined}, curated ${r.rows.curated}`);
       for (const [zone, uri] of Object.entries(r.outputs ?? {})) lines.push(`    ${zone.padEnd(11)}→ ${shorten(uri, lakeRoot)}`);
     } else {
-      lines.push(`✘ ${r.key}  (${seconds} s)${r.permanent ? ' [permanent]' : ''}`);
+      lines.push(`✘ ${r.key}  (${seconds} s)${r.permanent ? ' [permanent]' : ''}${r.deadLettered ? ' [dead-lettered]' : ''}`);
       lines.push(`    ${r.error ?? 'failed'}`);
     }
   }
   lines.push(
-    `${summary.processed} processed, ${summary.failed} failed, ${summary.upToDate} already up to date, ${summary.skipped} skipped (not candidates), ${summary.pending} pending`,
+    `${summary.processed} processed, ${summary.failed} failed, ${summary.deadLettered} dead-lettered, ${summary.upToDate} already up to date, ${summary.skipped} skipped (not candidates), ${summary.pending} pending`,
   );
   return lines.join('\n');
 }
@@ -29,6 +29,6 @@ function shorten(uri: string, lakeRoot: string | undefined): string {
 
 /** The machine's view: the last line of `once --json`. */
 export function summaryJson(summary: PassSummary): string {
-  const { processed, failed, skipped, pending, upToDate } = summary;
-  return JSON.stringify({ processed, failed, skipped, pending, upToDate });
+  const { processed, failed, deadLettered, skipped, pending, upToDate } = summary;
+  return JSON.stringify({ processed, failed, deadLettered, skipped, pending, upToDate });
 }

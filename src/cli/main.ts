@@ -5,6 +5,7 @@ import { PROJECT_ROOT } from '../config/project-paths.js';
 import { ConfigError, MarkerCorruptError, PrerequisiteError, describeError } from '../errors.js';
 import { SETTINGS } from '../config/config.js';
 import { type CommandContext, defaultContext, writeLine } from './context.js';
+import { deadLetterCommand, deadLetterHelp } from './commands/dead-letter.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { onceCommand, onceHelp } from './commands/once.js';
 import { setupCommand, setupHelp } from './commands/setup.js';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   setup: setupCommand,
   demo: demoCommand,
   'spark-connect': sparkConnectCommand,
+  'dead-letter': deadLetterCommand,
 };
 
 function help(): string {
@@ -27,7 +29,7 @@ function help(): string {
 Usage: s3-spark-watcher <command> [options]
 
 Commands:
-  ${[watchHelp, onceHelp, statusHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
+  ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
 
 Configuration comes from the environment and ./.env:
 ${SETTINGS.map((s) => `  ${s.name.padEnd(24)}${s.meaning} (default: ${s.default})`).join('\n')}

@@ -66,15 +66,16 @@ export function buildStatus(input: StatusInputs): StatusReport {
     }
     return r;
   };
+  // A dead letter counts while its version is the one in raw/ (a new ETag of the key is pending again).
   const dead = new Set(input.deadLetters.map((d) => `${d.key}\u0000${d.etag}`));
-  for (const d of input.deadLetters) row(d.dataset).deadLettered += 1;
   for (const c of input.candidates) {
     const r = row(c.dataset);
     if (isProcessed(input.marker, c.key, c.etag)) {
       r.processed += 1;
       const finishedAt = input.marker.files[c.key]?.finishedAt ?? null;
       if (finishedAt !== null && (r.lastSuccess === null || finishedAt > r.lastSuccess)) r.lastSuccess = finishedAt;
-    } else if (!dead.has(`${c.key}\u0000${c.etag}`)) r.pending += 1;
+    } else if (dead.has(`${c.key}\u0000${c.etag}`)) r.deadLettered += 1;
+    else r.pending += 1;
   }
   for (const j of knownRunning ?? []) row(j.dataset);
   for (const run of input.runs) {

@@ -8,6 +8,7 @@ import { loadDatasetSpecs } from '../datasets/load-specs.js';
 import { candidateFilter } from '../discovery/candidates.js';
 import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { DeadLetterStore } from '../state/dead-letters.js';
 import { MarkerStore } from '../state/marker.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -20,6 +21,7 @@ export interface Watcher {
   readonly config: Config;
   readonly store: ObjectStore;
   readonly marker: MarkerStore;
+  readonly deadLetters: DeadLetterStore;
   readonly reconciler: Reconciler;
   readonly engine: SparkEngine;
   close(): Promise<void>;
@@ -59,13 +61,16 @@ export async function createWatcher(config: Config): Promise<Watcher> {
   const specs = await loadDatasetSpecs(config.datasetsDir);
   const engine = await createEngine(config, store);
   const marker = new MarkerStore(store);
+  const deadLetters = new DeadLetterStore(store);
   const reconciler = new Reconciler({
     discovery: new PollingDiscovery(store, candidateFilter(config.candidateGlob)),
     marker,
+    deadLetters,
     engine,
     specs,
     maxConcurrentJobs: config.maxConcurrentJobs,
+    retry: config.retry,
   });
   let closing: Promise<void> | undefined;
-  return { config, store, marker, reconciler, engine, close: () => (closing ??= engine.close()) };
+  return { config, store, marker, deadLetters, reconciler, engine, close: () => (closing ??= engine.close()) };
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RetryPolicy } from '../controller/backoff.js';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
@@ -59,6 +60,8 @@ export interface Config {
   readonly candidateGlob: string;
   /** Where each run's driver output goes. @default ./logs/runs */
   readonly runLogDir: string;
+  /** Retries of retryable job failures. @default 3 attempts, waits from 10 s to 300 s */
+  readonly retry: RetryPolicy;
   /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
   /** With ENGINE=emr-serverless. */
@@ -166,13 +169,21 @@ export const SETTINGS: readonly Setting[] = [
     meaning: "An EMR job run longer is cancelled (EMR's executionTimeoutMinutes and the controller's own deadline)",
   },
   { name: 'EMR_ENDPOINT', default: '(AWS)', meaning: 'URL of an EMR Serverless-compatible server (moto) instead of AWS' },
-  // Observability (issue 8)
+  // Observability
   {
     name: 'METRICS_PORT',
     default: '(off)',
     meaning: '`watch` serves `/metrics`, `/healthz`, `/readyz` and `/jobs` on this port (0: a free one, logged)',
   },
   { name: 'METRICS_HOST', default: '127.0.0.1', meaning: 'Address the metrics server binds to (`0.0.0.0` in a container)' },
+  // Retries and dead letters
+  {
+    name: 'MAX_ATTEMPTS',
+    default: '3',
+    meaning: 'Attempts per file version, across restarts; then it is dead-lettered (a permanent failure at once)',
+  },
+  { name: 'RETRY_BASE_SECONDS', default: '10', meaning: 'Wait after the first retryable failure: from this to twice this, with jitter' },
+  { name: 'RETRY_MAX_SECONDS', default: '300', meaning: 'The wait doubles after each failure, up to this' },
 ];
 
 /**
@@ -291,6 +302,15 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `SPARK_MASTER=${shown('SPARK_MASTER')} is not a Spark master URL; use local[*], local[N], spark://host:port, yarn or k8s://...`,
     );
   }
+  // Retries and dead letters (issue 7)
+  const maxAttempts = integer('MAX_ATTEMPTS', 3, 1, 100, 'attempts');
+  const retryBaseSeconds = integer('RETRY_BASE_SECONDS', 10, 0, 86_400, 'seconds');
+  const retryMaxSeconds = integer('RETRY_MAX_SECONDS', 300, 0, 86_400, 'seconds');
+  if (retryBaseSeconds > retryMaxSeconds) {
+    problems.push(
+      `RETRY_BASE_SECONDS=${shown('RETRY_BASE_SECONDS')} is more than RETRY_MAX_SECONDS=${JSON.stringify(String(retryMaxSeconds))}; the first wait cannot be longer than the longest, so lower the base or raise the maximum.`,
+    );
+  }
   const exists = options.exists ?? (() => false);
   const datasetsValue = value('DATASETS_DIR');
   const defaultDatasets = path.resolve(options.cwd, 'datasets');
@@ -332,6 +352,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     ...(logFormat === 'json' || logFormat === 'pretty' ? { logFormat } : {}),
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
+    retry: { maxAttempts, baseDelayMs: retryBaseSeconds * 1000, maxDelayMs: retryMaxSeconds * 1000 },
     childEnv,
     ...(emr !== undefined ? { emr } : {}),
     ...(metrics !== undefined ? { metrics } : {}),

@@ -1,4 +1,5 @@
 import type { RunReport } from '../engines/run-report.js';
+import type { DeadLetterEntry } from '../state/dead-letters.js';
 import type { PassSummary } from './pass-summary.js';
 
 /** What a job is about; on every job event, so each log line and metric can be correlated. */
@@ -40,8 +41,12 @@ export interface ControllerEvents {
   'job:started': JobContext;
   'job:succeeded': JobContext & { readonly report: RunReport; readonly durationMs: number };
   'job:failed': JobContext & { readonly error: unknown; readonly permanent: boolean; readonly durationMs: number };
-  /** A version that failed permanently earlier in this process, passed over. */
+  /** A dead-lettered version (same key and ETag), passed over; `reason` is its dead letter's message. */
   'job:held': Omit<JobContext, 'runId'> & { readonly reason: string };
+  /** A retryable failure; attempt `attempt + 1` starts after `delayMs`. */
+  'job:retrying': JobContext & { readonly attempt: number; readonly delayMs: number; readonly error: unknown };
+  /** The version failed for good (permanent, or out of attempts) and is now in metadata/dead_letter.json. */
+  'job:dead-lettered': JobContext & { readonly entry: DeadLetterEntry };
 }
 
 export type ControllerEventName = keyof ControllerEvents;

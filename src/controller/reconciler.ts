@@ -4,40 +4,51 @@ import type { CandidateVersion } from '../discovery/candidates.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
+import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
+import type { JobFailure } from '../state/job-failure.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
 import type { ControllerEvents, JobContext, PassScope } from './events.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.js';
 import { runLimited } from './limited-runner.js';
 import type { JobOutcome, PassSummary } from './pass-summary.js';
+import { type AttemptResult, type Sleep, realSleep, runWithRetries } from './retrying-run.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface ReconcilerOptions {
   readonly discovery: Pick<PollingDiscovery, 'discover' | 'lookup'>;
   readonly marker: MarkerStore;
+  /** metadata/dead_letter.json: versions that failed for good are put there and passed over. */
+  readonly deadLetters: DeadLetterStore;
   readonly engine: SparkEngine;
   readonly specs?: ReadonlyMap<string, DatasetSpec>;
   /** @default 1 */
   readonly maxConcurrentJobs?: number;
+  /** Attempts and backoff for retryable failures. @default 3 attempts, 10 s to 300 s */
+  readonly retry?: RetryPolicy;
   readonly now?: () => Date;
+  /** The wait between attempts; injected so tests never wait. @default a real, abortable timer */
+  readonly sleep?: Sleep;
+  /** Jitter source in [0, 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 export interface PassSignals {
   /** Aborted: start no new job (jobs already running go on). */
   readonly stopStarting?: AbortSignal;
-  /** Aborted: stop running jobs now. Their versions stay unrecorded and run again later. */
+  /** Aborted: stop running jobs now. Their versions stay unrecorded (not dead-lettered) and run again later. */
   readonly stopJobs?: AbortSignal;
 }
 
 /**
- * One reconcile pass: list raw/, diff the candidates against the marker, run the missing versions
- * oldest first (at most N at once, never two of one dataset), and record each success in the
- * marker. Level-triggered: whatever happened before, the next pass looks again.
+ * One reconcile pass: list raw/, diff the candidates against the marker and the dead letters, run
+ * the missing versions oldest first (at most N at once, never two of one dataset), record each
+ * success in the marker and each final failure in the dead letters. Level-triggered: whatever
+ * happened before, the next pass looks again.
  */
 export class Reconciler {
   readonly events = new TypedEmitter<ControllerEvents>();
   readonly #o: ReconcilerOptions;
   readonly #now: () => Date;
-  /** Versions that failed permanently in this process: not resubmitted until a restart or a new ETag. */
-  readonly #held = new Map<string, string>();
   #passCount = 0;
 
   constructor(options: ReconcilerOptions) {
@@ -76,16 +87,17 @@ export class Reconciler {
     { stopStarting, stopJobs }: PassSignals,
   ): Promise<PassSummary> {
     const { document } = await this.#o.marker.load(stopStarting);
+    const { document: dead } = await this.#o.deadLetters.load(stopStarting);
     const { candidates, skipped } = await discover(stopStarting);
     const todo = candidates
       .filter((c) => !isProcessed(document, c.key, c.etag))
       .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const results: JobOutcome[] = [];
-    const heldKeys: string[] = [];
+    let passedOver = 0;
     const runnable = todo.filter((c) => {
-      const reason = this.#held.get(versionId(c));
-      if (reason === undefined) return true;
-      heldKeys.push(c.key);
+      if (!isDeadLettered(dead, c.key, c.etag)) return true;
+      passedOver += 1;
+      const reason = dead.deadLetters[c.key]?.message ?? 'dead-lettered';
       this.events.emit('job:held', { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name, reason });
       return false;
     });
@@ -102,31 +114,88 @@ export class Reconciler {
       groupOf: (c) => c.dataset,
       signal: stopStarting,
       run: async (c) => {
-        results.push(await this.#runOne(passId, c, stopJobs));
+        results.push(await this.#runVersion(passId, c, { stopStarting, stopJobs }));
       },
     });
-    const failedKeys = results.filter((r) => r.status === 'failed').map((r) => r.key);
+    const failed = results.filter((r) => r.status === 'failed');
+    const leftToDo = failed.filter((r) => r.deadLettered !== true);
     return {
       passId,
-      processed: results.length - failedKeys.length,
-      failed: failedKeys.length + heldKeys.length,
+      processed: results.length - failed.length,
+      failed: failed.length,
+      deadLettered: passedOver + failed.length - leftToDo.length,
       skipped: Object.values(skipped).reduce((a, b) => a + b, 0),
-      pending: notStarted.length + results.filter((r) => r.status === 'failed' && stopJobs?.aborted && !r.permanent).length,
+      pending: notStarted.length + leftToDo.length,
       upToDate: candidates.length - todo.length,
       results,
-      unfinishedKeys: [...failedKeys, ...heldKeys, ...notStarted.map((c) => c.key)],
+      unfinishedKeys: [...leftToDo.map((r) => r.key), ...notStarted.map((c) => c.key)],
     };
   }
 
-  async #runOne(passId: string, c: CandidateVersion, signal: AbortSignal | undefined): Promise<JobOutcome> {
-    const runId = newRunId(this.#now(), c);
+  /** A version's attempts (retried with backoff) and its final state: processed, dead-lettered, or left pending. */
+  async #runVersion(
+    passId: string,
+    c: CandidateVersion,
+    { stopStarting, stopJobs }: { stopStarting: AbortSignal | undefined; stopJobs: AbortSignal | undefined },
+  ): Promise<JobOutcome> {
+    const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
+    const result = await runWithRetries<JobOutcome>({
+      key: c.key,
+      etag: c.etag,
+      policy: this.#o.retry ?? DEFAULT_RETRY_POLICY,
+      attempts: this.#o.deadLetters,
+      sleep: this.#o.sleep ?? realSleep,
+      random: this.#o.random ?? Math.random,
+      stopStarting,
+      stopJobs,
+      newRunId: () => newRunId(this.#now(), c),
+      attempt: (runId, attempt) => this.#attempt(passId, c, runId, attempt, stopJobs),
+      onRetrying: (retry) => this.events.emit('job:retrying', { ...base, ...retry }),
+    });
+    const failedOutcome = (runId: string, error: string): JobOutcome => ({
+      key: c.key,
+      etag: c.etag,
+      dataset: c.dataset,
+      runId,
+      status: 'failed',
+      durationMs: 0,
+      error,
+    });
+    switch (result.kind) {
+      case 'succeeded':
+        return { ...result.value, attempts: result.attempts };
+      case 'pending':
+        if (result.value !== undefined) return { ...result.value, attempts: result.attempts };
+        // No attempt ran: counting it in the bucket failed.
+        this.events.emit('job:failed', { ...base, runId: result.runId, error: result.error, permanent: false, durationMs: 0 });
+        return { ...failedOutcome(result.runId, describeError(result.error)), attempts: result.attempts };
+      case 'dead-letter': {
+        const recorded = await this.#deadLetter({ ...base, runId: result.runId }, result.attempts, result.failure);
+        return {
+          ...(result.value ?? failedOutcome(result.runId, result.failure.message)),
+          attempts: result.attempts,
+          ...(recorded ? { deadLettered: true } : {}),
+        };
+      }
+    }
+  }
+
+  /** One attempt: submit, check the report, record the success. Never rejects: a failure is returned. */
+  async #attempt(
+    passId: string,
+    c: CandidateVersion,
+    runId: string,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptResult<JobOutcome>> {
     const ctx: JobContext = { passId, runId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
     const started = this.#now().getTime();
     const spec = this.#o.specs?.get(c.dataset);
     this.events.emit('job:started', ctx);
     try {
       const report = await this.#o.engine.submit(
-        { runId, key: c.key, etag: c.etag, dataset: c.dataset, ...(spec ? { spec } : {}) },
+        // attempt: the version's attempt number counted in the bucket (EMR derives its clientToken from it)
+        { runId, key: c.key, etag: c.etag, dataset: c.dataset, attempt, ...(spec ? { spec } : {}) },
         signal,
       );
       if (report.key !== c.key || report.etag !== c.etag) {
@@ -134,33 +203,93 @@ export class Reconciler {
       }
       // report.runId is this job's, or that of an earlier run of the same version that the engine
       // re-attached to after a restart (EMR Serverless): the marker names the run that did the work.
-      await this.#o.marker.record(c.key, {
-        etag: c.etag,
-        size: c.size,
-        runId: report.runId,
-        engine: this.#o.engine.name,
-        finishedAt: report.finishedAt,
-        rows: report.rows,
-      });
+      // report.engine says where it ran when the engine chose (ENGINE=auto).
+      const engine = report.engine ?? this.#o.engine.name;
+      try {
+        await this.#o.marker.record(c.key, {
+          etag: c.etag,
+          size: c.size,
+          runId: report.runId,
+          engine,
+          finishedAt: report.finishedAt,
+          rows: report.rows,
+        });
+      } catch (error) {
+        // The job did its work; the version must not be dead-lettered for the marker's sake.
+        throw new NotTheJobError(`recording ${c.key} in the marker failed`, { cause: error });
+      }
+      await forgetFailures(this.#o.deadLetters, c);
       const durationMs = this.#now().getTime() - started;
-      this.events.emit('job:succeeded', { ...ctx, report, durationMs });
+      this.events.emit('job:succeeded', { ...ctx, engine, report, durationMs });
       return {
-        key: c.key,
-        etag: c.etag,
-        dataset: c.dataset,
-        runId: report.runId,
-        status: 'succeeded',
-        durationMs,
-        rows: report.rows,
-        outputs: report.outputs,
+        value: {
+          key: c.key,
+          etag: c.etag,
+          dataset: c.dataset,
+          runId: report.runId,
+          status: 'succeeded',
+          durationMs,
+          rows: report.rows,
+          outputs: report.outputs,
+        },
       };
     } catch (error) {
       const durationMs = this.#now().getTime() - started;
-      const permanent = isPermanent(error);
-      if (permanent) this.#held.set(versionId(c), describeError(error));
+      const notTheJob = error instanceof NotTheJobError;
+      const permanent = !notTheJob && isPermanent(error);
       this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
-      return { key: c.key, etag: c.etag, dataset: c.dataset, runId, status: 'failed', durationMs, error: describeError(error), permanent };
+      return {
+        value: {
+          key: c.key,
+          etag: c.etag,
+          dataset: c.dataset,
+          runId,
+          status: 'failed',
+          durationMs,
+          error: describeError(error),
+          permanent,
+        },
+        error,
+        ...(notTheJob ? { notTheJob } : {}),
+      };
     }
+  }
+
+  /** Puts the version in the dead letters; false when that write failed (the version then stays pending). */
+  async #deadLetter(ctx: JobContext, attempts: number, failure: JobFailure): Promise<boolean> {
+    const entry = {
+      key: ctx.key,
+      etag: ctx.etag,
+      attempts,
+      ...failure,
+      deadLetteredAt: this.#now().toISOString(),
+      runId: ctx.runId,
+    };
+    try {
+      await this.#o.deadLetters.deadLetter(entry);
+    } catch (writeError) {
+      this.events.emit('job:failed', {
+        ...ctx,
+        error: new RetryableError('recording the dead letter failed', { cause: writeError }),
+        permanent: false,
+        durationMs: 0,
+      });
+      return false;
+    }
+    this.events.emit('job:dead-lettered', { ...ctx, entry });
+    return true;
+  }
+}
+
+/** A failure after the job succeeded (recording it failed): the version stays pending, not an attempt. */
+class NotTheJobError extends RetryableError {}
+
+/** After a success: drop the version's attempts and an older ETag's dead letter. Housekeeping: a leftover is harmless. */
+async function forgetFailures(deadLetters: DeadLetterStore, c: CandidateVersion): Promise<void> {
+  try {
+    await deadLetters.succeeded(c.key, c.etag);
+  } catch {
+    // Attempts of a processed version are ignored, and a stale dead letter names an ETag no longer in raw/.
   }
 }
 

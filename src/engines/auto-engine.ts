@@ -44,15 +44,15 @@ export class AutoEngine implements SparkEngine {
   async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
     if (!(await this.#o.connectAnswers(signal))) {
       this.#switch('local', 'the Spark Connect server does not answer');
-      return this.#o.local.submit(job, signal);
+      return { ...(await this.#o.local.submit(job, signal)), engine: 'local' };
     }
     this.#switch('connect', 'the Spark Connect server answers');
     try {
-      return await this.#o.connect.submit(job, signal);
+      return { ...(await this.#o.connect.submit(job, signal)), engine: 'connect' };
     } catch (error) {
       if (signal?.aborted || !isConnectUnavailable(error)) throw error;
       this.#switch('local', 'the Spark Connect server went away during a job; running it again with spark-submit');
-      return this.#o.local.submit(job, signal);
+      return { ...(await this.#o.local.submit(job, signal)), engine: 'local' };
     }
   }
 

@@ -24,6 +24,8 @@ export interface RunReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly sparkVersion: string;
+  /** Which engine ran it, when the configured one chose (ENGINE=auto: connect or local). Set by the engine, not the job. */
+  readonly engine?: string;
   /** Wall milliseconds per phase of the job: read, plan, check, write, curate. */
   readonly timingsMs?: Readonly<Record<string, number>>;
   readonly error?: { readonly kind: 'permanent' | 'retryable'; readonly type?: string; readonly message: string };

@@ -21,6 +21,8 @@ export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWa
   'job:succeeded': [...JOB_FIELDS, 'durationMs', 'outcome', 'rows'],
   'job:failed': [...JOB_FIELDS, 'durationMs', 'outcome', 'permanent', 'error'],
   'job:held': ['passId', 'key', 'etag', 'dataset', 'engine', 'reason'],
+  'job:retrying': [...JOB_FIELDS, 'delayMs', 'error'],
+  'job:dead-lettered': ['passId', 'runId', 'key', 'etag', 'dataset', 'engine', 'attempts', 'errorClass', 'reason'],
   'message:ignored': ['messageId', 'reason'],
   'message:malformed': ['messageId', 'problem'],
   'message:done': ['messageId', 'keys', 'passId'],

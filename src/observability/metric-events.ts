@@ -70,6 +70,7 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
     if (scopeIsFull(scopes.get(ctx.passId))) m.pendingVersions.dec();
     running?.finished(ctx.runId);
   });
+  ev.on('job:dead-lettered', () => m.deadLettered.inc());
   ev.on('job:failed', (ctx) => {
     m.jobsFailed.inc({ kind: ctx.permanent ? 'permanent' : 'retryable' });
     m.runningJobs.dec();

@@ -4,6 +4,9 @@ import type { RunReport } from '../../src/engines/run-report.js';
 
 type Behaviour = 'succeed' | 'permanent' | 'retryable' | 'hold';
 
+/** The driver log's last lines, as a real engine attaches them to a failure. */
+export const SCRIPTED_LOG_TAIL = 'pipeline: permanent: the input is not a Parquet file (magic bytes missing)';
+
 /**
  * An engine for controller tests: it runs no Spark, records what it was asked, and does what the
  * test scripts per key. 'hold' keeps a job running until the test releases it (or the signal aborts).
@@ -13,12 +16,13 @@ export class ScriptedEngine implements SparkEngine {
   readonly submitted: JobRequest[] = [];
   readonly running = new Set<string>();
   maxRunning = 0;
-  readonly #behaviour = new Map<string, Behaviour>();
+  readonly #behaviour = new Map<string, Behaviour | Behaviour[]>();
   readonly #releases = new Map<string, () => void>();
   readonly #startedWaiters: Array<{ count: number; resolve: () => void }> = [];
 
-  script(key: string, behaviour: Behaviour): this {
-    this.#behaviour.set(key, behaviour);
+  /** A list is used one behaviour per submit of the key, the last one repeating. */
+  script(key: string, behaviour: Behaviour | readonly Behaviour[]): this {
+    this.#behaviour.set(key, typeof behaviour === 'string' ? behaviour : [...behaviour]);
     return this;
   }
 
@@ -40,16 +44,18 @@ export class ScriptedEngine implements SparkEngine {
     this.maxRunning = Math.max(this.maxRunning, this.running.size);
     this.#notify();
     try {
-      let behaviour = this.#behaviour.get(job.key) ?? 'succeed';
+      let behaviour = this.#next(job.key);
       if (behaviour === 'hold') {
         await new Promise<void>((resolve, reject) => {
           this.#releases.set(job.key, resolve);
           signal?.addEventListener('abort', () => reject(new RetryableJobError('stopped', { runId: job.runId })), { once: true });
         });
         // The test may have scripted what happens after the release.
-        behaviour = this.#behaviour.get(job.key) ?? 'succeed';
+        behaviour = this.#next(job.key);
       }
-      if (behaviour === 'permanent') throw new PermanentJobError('not a Parquet file', { runId: job.runId, exitCode: 2 });
+      if (behaviour === 'permanent') {
+        throw new PermanentJobError('not a Parquet file', { runId: job.runId, exitCode: 2, logTail: SCRIPTED_LOG_TAIL });
+      }
       if (behaviour === 'retryable') throw new RetryableJobError('executor lost', { runId: job.runId, exitCode: 1 });
       return succeededReport(job);
     } finally {
@@ -58,6 +64,12 @@ export class ScriptedEngine implements SparkEngine {
   }
 
   async close(): Promise<void> {}
+
+  #next(key: string): Behaviour {
+    const scripted = this.#behaviour.get(key) ?? 'succeed';
+    if (typeof scripted === 'string') return scripted;
+    return (scripted.length > 1 ? scripted.shift() : scripted[0]) ?? 'succeed';
+  }
 
   #notify(): void {
     for (const w of [...this.#startedWaiters]) {

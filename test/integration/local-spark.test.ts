@@ -94,7 +94,7 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
     const summary = await watcher.reconciler.runPass();
     expect(summary).toMatchObject({ processed: 1, failed: 1, upToDate: 2 });
     const broken = summary.results.find((r) => r.key.endsWith('broken.parquet'));
-    expect(broken).toMatchObject({ status: 'failed', permanent: true });
+    expect(broken).toMatchObject({ status: 'failed', permanent: true, deadLettered: true, attempts: 1 });
     expect(broken?.error).toMatch(/parquet/iu);
 
     const after = await marker();
@@ -124,7 +124,7 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
     watcher.reconciler.events.on('job:started', kill);
     const killed = await watcher.reconciler.runPass({ stopJobs: stopJobs.signal });
     watcher.reconciler.events.off('job:started', kill);
-    // the fake Parquet file is held back (permanent), the killed one is pending
+    // the fake Parquet file is dead-lettered (permanent) and passed over, the killed one is pending
     expect(killed.results).toEqual([expect.objectContaining({ key: 'raw/customers/more.parquet', status: 'failed', permanent: false })]);
     expect((await marker()).files['raw/customers/more.parquet']).toBeUndefined();
 
@@ -143,6 +143,7 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
     expect(JSON.parse(String(result.stdout).trim().split('\n').at(-1) ?? '')).toEqual({
       processed: 0,
       failed: 0,
+      deadLettered: 0,
       skipped: 0,
       pending: 0,
       upToDate: 4,

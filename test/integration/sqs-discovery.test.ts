@@ -6,6 +6,7 @@ import { SqsWatcher, type SqsWatchEvents } from '../../src/controller/sqs-watch-
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { SqsSource } from '../../src/discovery/sqs-source.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
 import { type MotoServer, startMotoServer } from '../helpers/moto-server.js';
@@ -45,9 +46,21 @@ async function setup() {
   const store = new S3ObjectStore({ client: moto.s3, bucket, prefix: 'lake/' });
   const engine = new ScriptedEngine();
   const marker = new MarkerStore(store);
-  const reconciler = new Reconciler({ discovery: new PollingDiscovery(store, candidateFilter()), marker, engine, maxConcurrentJobs: 2 });
-  const source = new SqsSource({ client: sqs, queueUrl, waitSeconds: 1, visibilitySeconds: 30 });
   const stop = new AbortController();
+  /** What happens while the reconciler waits to retry a version (default: nothing, retries are instant). */
+  const retryWait = { hook: (): void => {} };
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter()),
+    marker,
+    deadLetters: new DeadLetterStore(store),
+    engine,
+    maxConcurrentJobs: 2,
+    sleep: async (_ms, signal) => {
+      retryWait.hook();
+      signal?.throwIfAborted();
+    },
+  });
+  const source = new SqsSource({ client: sqs, queueUrl, waitSeconds: 1, visibilitySeconds: 30 });
   const watcher = new SqsWatcher(reconciler, {
     source,
     bucket,
@@ -70,7 +83,7 @@ async function setup() {
     return Number(a.Attributes?.['ApproximateNumberOfMessages']) + Number(a.Attributes?.['ApproximateNumberOfMessagesNotVisible']);
   };
   const receiveAndHandle = async () => watcher.handleBatch(await source.receive());
-  return { bucket, queueUrl, store, engine, marker, reconciler, source, watcher, stop, seen, put, queued, receiveAndHandle };
+  return { bucket, queueUrl, store, engine, marker, reconciler, source, watcher, stop, retryWait, seen, put, queued, receiveAndHandle };
 }
 
 describe('SQS discovery with S3 event notifications (moto server)', () => {
@@ -90,11 +103,12 @@ describe('SQS discovery with S3 event notifications (moto server)', () => {
     expect(t.engine.submitted.map((j) => j.key)).toEqual([key]);
     expect(Object.keys((await t.marker.load()).document.files)).toEqual([key]);
     expect(t.seen).toEqual([['message:done', expect.objectContaining({ keys: [key] })]]);
-    // This bucket notifies for every key, so the marker write sent an event too: ignored.
+    // This bucket notifies for every key, so the writes of the marker and metadata/dead_letter.json sent events too: ignored.
     while ((await t.queued()) > 0) await t.receiveAndHandle();
-    expect(t.seen.slice(1)).toEqual([
-      ['message:ignored', expect.objectContaining({ reason: 'no object created under raw/ of this lake' })],
-    ]);
+    expect(t.seen.length).toBeGreaterThan(1);
+    for (const seen of t.seen.slice(1)) {
+      expect(seen).toEqual(['message:ignored', expect.objectContaining({ reason: 'no object created under raw/ of this lake' })]);
+    }
     expect(t.engine.submitted).toHaveLength(1);
   });
 
@@ -128,7 +142,7 @@ describe('SQS discovery with S3 event notifications (moto server)', () => {
     expect(t.engine.submitted).toEqual([]);
   });
 
-  it('keeps the message of a failed version, and extends its visibility while the job runs', async () => {
+  it('keeps the message of a version still pending after a failure, and extends its visibility while the job runs', async () => {
     await t.put('lake/raw/orders/flaky.parquet');
     t.engine.script('raw/orders/flaky.parquet', 'hold');
     const messages = await t.source.receive();
@@ -142,11 +156,28 @@ describe('SQS discovery with S3 event notifications (moto server)', () => {
     const handling = t.watcher.handleBatch(messages);
     await until(() => extensions >= 2, 'the visibility was extended twice');
     t.engine.script('raw/orders/flaky.parquet', 'retryable');
+    // A shutdown comes while the version waits for its retry: it stays pending.
+    t.retryWait.hook = () => t.stop.abort();
     t.engine.release('raw/orders/flaky.parquet');
     await handling;
     expect(t.seen).toEqual([['message:kept', expect.objectContaining({ keys: ['raw/orders/flaky.parquet'] })]]);
-    expect(await t.queued()).toBe(1);
+    // Not deleted: still in the queue (with the events of the attempt counts written to metadata/dead_letter.json).
+    expect(await t.queued()).toBeGreaterThanOrEqual(1);
+    const { document: dead } = await new DeadLetterStore(t.store).load();
+    expect(dead.deadLetters).toEqual({});
+    expect(dead.attempts['raw/orders/flaky.parquet']?.attempts).toBe(1);
     expect((await t.marker.load()).document.files).toEqual({});
+  });
+
+  it('deletes the message of a dead-lettered version: it is settled, not to be redelivered', async () => {
+    await t.put('lake/raw/orders/bad.parquet');
+    t.engine.script('raw/orders/bad.parquet', 'permanent');
+    await t.receiveAndHandle();
+    expect(t.seen).toEqual([['message:done', expect.objectContaining({ keys: ['raw/orders/bad.parquet'] })]]);
+    // What is left are the events of the writes to metadata/dead_letter.json: ignored.
+    while ((await t.queued()) > 0) await t.receiveAndHandle();
+    expect(t.seen.slice(1).every(([name]) => name === 'message:ignored')).toBe(true);
+    expect(t.engine.submitted).toHaveLength(1);
   });
 
   it('run(): a full pass first, then events, until stopped', async () => {

@@ -7,7 +7,9 @@ import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { RetryableError } from '../../src/errors.js';
 import { COMMON_LOG_FIELDS, LOG_EVENT_FIELDS, logControllerEvents } from '../../src/observability/log-events.js';
+import { logReliabilityEvents } from '../../src/observability/reliability-log-events.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import type { ListOptions, ListPage } from '../../src/storage/object-store.js';
@@ -31,8 +33,17 @@ async function run(stream: NodeJS.WritableStream, format?: 'json' | 'pretty') {
   const root = await tempDir();
   const store = new FlakyStore(root);
   const engine = new ScriptedEngine();
-  const reconciler = new Reconciler({ discovery: new PollingDiscovery(store, candidateFilter()), marker: new MarkerStore(store), engine });
-  logControllerEvents(reconciler, createLogger({ level: 'debug', stream, ...(format ? { format } : {}) }));
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter()),
+    marker: new MarkerStore(store),
+    deadLetters: new DeadLetterStore(store),
+    engine,
+    retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 1000 },
+    sleep: async () => {}, // retries come at once
+  });
+  const logger = createLogger({ level: 'debug', stream, ...(format ? { format } : {}) });
+  logControllerEvents(reconciler, logger);
+  logReliabilityEvents(reconciler, logger);
   const put = async (key: string, mtime: number) => {
     await store.put(key, key);
     await utimes(path.join(root, key), mtime, mtime);
@@ -40,10 +51,9 @@ async function run(stream: NodeJS.WritableStream, format?: 'json' | 'pretty') {
   await put('raw/orders/ok.parquet', 1);
   await put('raw/orders/bad.parquet', 2);
   await put('raw/customers/flaky.parquet', 3);
-  engine.script('raw/orders/bad.parquet', 'permanent').script('raw/customers/flaky.parquet', 'retryable');
+  engine.script('raw/orders/bad.parquet', 'permanent').script('raw/customers/flaky.parquet', ['retryable', 'succeed']);
   await reconciler.runPass();
-  engine.script('raw/customers/flaky.parquet', 'succeed');
-  await reconciler.runPass();
+  await reconciler.runPass(); // the dead-lettered one is passed over
   store.failing = true;
   await reconciler.runPass().catch(() => undefined);
 }
@@ -77,6 +87,8 @@ describe('log lines', () => {
       'job:started',
       'job:succeeded',
       'job:failed',
+      'job:retrying',
+      'job:dead-lettered',
       'job:held',
     ]) {
       expect(events, e).toContain(e);
@@ -89,11 +101,17 @@ describe('log lines', () => {
     expect(flaky.map((l) => [l['event'], l['attempt']])).toEqual([
       ['job:started', 1],
       ['job:failed', 1],
+      ['job:retrying', 1],
       ['job:started', 2],
       ['job:succeeded', 2],
     ]);
     expect(flaky[0]?.['runId']).toBe(flaky[1]?.['runId']);
-    expect(flaky[2]?.['runId']).not.toBe(flaky[0]?.['runId']);
+    expect(flaky[3]?.['runId']).not.toBe(flaky[0]?.['runId']);
+    expect(parsed.find((l) => l['event'] === 'job:dead-lettered')).toMatchObject({
+      level: 'error',
+      key: 'raw/orders/bad.parquet',
+      attempts: 1,
+    });
     expect(parsed.find((l) => l['event'] === 'job:failed' && l['permanent'] === true)).toMatchObject({
       level: 'error',
       key: 'raw/orders/bad.parquet',

@@ -9,6 +9,7 @@ import { type MetricsServer, startMetricsServer } from '../../src/observability/
 import { WatcherMetrics } from '../../src/observability/metrics.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { RunningJobs } from '../../src/observability/running-jobs.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import type { ListOptions, ListPage } from '../../src/storage/object-store.js';
@@ -37,8 +38,11 @@ async function setup() {
   const reconciler = new Reconciler({
     discovery: new PollingDiscovery(store, candidateFilter()),
     marker: new MarkerStore(store),
+    deadLetters: new DeadLetterStore(store),
     engine,
     maxConcurrentJobs: 2,
+    retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 1000 },
+    sleep: async () => {}, // retries come at once
   });
   let clock = 1_800_000_000_000;
   const now = () => clock;
@@ -79,39 +83,36 @@ describe('metrics on /metrics', () => {
     expect(text).toContain('s3sw_jobs_submitted_total{engine="local"} 0');
   });
 
-  it('moves the counters by what the passes did: successes, both kinds of failure, and a retry', async () => {
+  it('moves the counters by what the passes did: successes, both kinds of failure, a retry, a dead letter', async () => {
     const { engine, reconciler, put, metrics } = await setup();
     await put('raw/orders/ok.parquet', 'A', 1);
     await put('raw/orders/bad.parquet', 'B', 2);
     await put('raw/customers/flaky.parquet', 'C', 3);
     await put('raw/customers/_temporary/x.parquet', 'D', 4); // not a candidate
-    engine.script('raw/orders/bad.parquet', 'permanent').script('raw/customers/flaky.parquet', 'retryable');
+    engine.script('raw/orders/bad.parquet', 'permanent').script('raw/customers/flaky.parquet', ['retryable', 'succeed']);
     await reconciler.runPass();
     let m = await metrics();
     expect(m.get('s3sw_files_discovered_total')).toBe(3);
-    expect(m.get('s3sw_jobs_submitted_total')).toBe(3);
-    expect(m.get('s3sw_jobs_succeeded_total')).toBe(1);
+    expect(m.get('s3sw_jobs_submitted_total')).toBe(4); // flaky ran twice
+    expect(m.get('s3sw_jobs_retried_total')).toBe(1);
+    expect(m.get('s3sw_jobs_succeeded_total')).toBe(2);
     expect(m.get('s3sw_jobs_failed_total{kind="permanent"}')).toBe(1);
     expect(m.get('s3sw_jobs_failed_total{kind="retryable"}')).toBe(1);
-    expect(m.get('s3sw_jobs_retried_total')).toBe(0);
-    expect(m.get('s3sw_pending_versions')).toBe(2);
-    expect(m.get('s3sw_marker_entries')).toBe(1);
+    expect(m.get('s3sw_files_dead_lettered_total')).toBe(1); // bad, at once
+    expect(m.get('s3sw_pending_versions')).toBe(0);
+    expect(m.get('s3sw_marker_entries')).toBe(2);
     expect(m.get('s3sw_running_jobs')).toBe(0);
-    expect(m.get('s3sw_job_duration_seconds_count{outcome="succeeded"}')).toBe(1);
+    expect(m.get('s3sw_job_duration_seconds_count{outcome="succeeded"}')).toBe(2);
     expect(m.get('s3sw_job_duration_seconds_count{outcome="failed"}')).toBe(2);
     expect(m.get('s3sw_pass_duration_seconds_count{outcome="succeeded",scope="full"}')).toBe(1);
     expect(m.get('s3sw_last_successful_pass_timestamp_seconds')).toBe(1_800_000_000);
 
-    engine.script('raw/customers/flaky.parquet', 'succeed');
     await reconciler.runPass();
     m = await metrics();
-    // the same versions are not discovered twice; the flaky one ran again (a retry), the bad one is held
+    // nothing is discovered or submitted twice; the dead-lettered one is passed over
     expect(m.get('s3sw_files_discovered_total')).toBe(3);
     expect(m.get('s3sw_jobs_submitted_total')).toBe(4);
-    expect(m.get('s3sw_jobs_retried_total')).toBe(1);
-    expect(m.get('s3sw_jobs_succeeded_total')).toBe(2);
-    expect(m.get('s3sw_pending_versions')).toBe(1);
-    expect(m.get('s3sw_marker_entries')).toBe(2);
+    expect(m.get('s3sw_files_dead_lettered_total')).toBe(1);
 
     await put('raw/orders/ok.parquet', 'A, version 2', 5);
     await reconciler.runPass();

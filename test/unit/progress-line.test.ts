@@ -8,6 +8,7 @@ import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { logControllerEvents } from '../../src/observability/log-events.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { ProgressLine, progressLineFor } from '../../src/observability/progress-line.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -22,6 +23,7 @@ async function setup() {
   const reconciler = new Reconciler({
     discovery: new PollingDiscovery(store, candidateFilter()),
     marker: new MarkerStore(store),
+    deadLetters: new DeadLetterStore(store),
     engine,
     maxConcurrentJobs: 1,
   });

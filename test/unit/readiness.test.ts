@@ -7,6 +7,7 @@ import type { QueueMessage } from '../../src/discovery/sqs-source.js';
 import { recordControllerMetrics, recordSqsMetrics } from '../../src/observability/metric-events.js';
 import { WatcherMetrics } from '../../src/observability/metrics.js';
 import { Readiness } from '../../src/observability/readiness.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -18,6 +19,7 @@ describe('readiness with SQS discovery', () => {
     const reconciler = new Reconciler({
       discovery: new PollingDiscovery(store, candidateFilter()),
       marker: new MarkerStore(store),
+      deadLetters: new DeadLetterStore(store),
       engine: new ScriptedEngine(),
     });
     let clock = 0;

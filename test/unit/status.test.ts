@@ -13,6 +13,7 @@ import { type MetricsServer, startMetricsServer } from '../../src/observability/
 import { WatcherMetrics } from '../../src/observability/metrics.js';
 import { Readiness } from '../../src/observability/readiness.js';
 import { RunningJobs } from '../../src/observability/running-jobs.js';
+import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
@@ -28,7 +29,12 @@ async function lakeWithHistory() {
   const root = await tempDir();
   const store = new LocalObjectStore(root);
   const engine = new ScriptedEngine();
-  const reconciler = new Reconciler({ discovery: new PollingDiscovery(store, candidateFilter()), marker: new MarkerStore(store), engine });
+  const reconciler = new Reconciler({
+    discovery: new PollingDiscovery(store, candidateFilter()),
+    marker: new MarkerStore(store),
+    deadLetters: new DeadLetterStore(store),
+    engine,
+  });
   await store.put('raw/orders/a.parquet', 'A');
   await store.put('raw/customers/c.parquet', 'C');
   await reconciler.runPass();
@@ -133,7 +139,7 @@ describe('status', () => {
     const { ctx, out } = context(root, ['--json'], { METRICS_PORT: new URL(server.url).port });
     const newEtag = (await new LocalObjectStore(root).head('raw/orders/new.parquet'))?.etag ?? '';
     const dead = async () => [{ key: 'raw/orders/new.parquet', etag: newEtag, dataset: 'orders', reason: 'failed 5 times' }];
-    expect(await statusCommand(ctx, dead)).toBe(0);
+    expect(await statusCommand(ctx, () => dead)).toBe(0);
     const status = JSON.parse(out()) as StatusReport;
     expect(status.datasets.find((d) => d.dataset === 'orders')).toMatchObject({ running: 1, deadLettered: 1, pending: 0 });
     expect(status.datasets.find((d) => d.dataset === 'customers')).toMatchObject({ running: 0 });

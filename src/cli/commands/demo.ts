@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { PROJECT_ROOT, VENV_PYTHON } from '../../config/project-paths.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { progressLineFor } from '../../observability/progress-line.js';
+import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { PrerequisiteError } from '../../errors.js';
 import { checkJava } from '../../engines/spark-install.js';
@@ -56,6 +57,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   logControllerEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
   progress?.follow(watcher.reconciler);
+  logReliabilityEvents(watcher.reconciler, logger);
   try {
     const summary = await watcher.reconciler.runPass();
     writeLine(ctx.stdout, '');

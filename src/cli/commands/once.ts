@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { progressLineFor } from '../../observability/progress-line.js';
+import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
 import { logControllerEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary, summaryJson } from '../format-summary.js';
@@ -9,7 +10,7 @@ import { createWatcher } from '../wiring.js';
 
 export const onceHelp = `once [--json]   one pass: process every new version, then exit
                 0 when every candidate succeeded, 1 when any failed.
-                --json: the last line of stdout is {"processed","failed","skipped","pending","upToDate"}`;
+                --json: the last line of stdout is {"processed","failed","deadLettered","skipped","pending","upToDate"}`;
 
 export async function onceCommand(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({ args: [...ctx.args], options: { json: { type: 'boolean', default: false } }, strict: true });
@@ -18,6 +19,7 @@ export async function onceCommand(ctx: CommandContext): Promise<number> {
   const logger = loggerFor(ctx, config, progress?.logStream);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
   progress?.follow(watcher.reconciler);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));

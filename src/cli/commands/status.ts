@@ -5,7 +5,8 @@ import { ConfigError } from '../../errors.js';
 import { MarkerStore } from '../../state/marker.js';
 import { readRecentRuns } from '../../state/run-history.js';
 import { type CommandContext, configFrom, writeLine } from '../context.js';
-import { type DeadLetterView, noDeadLetters } from '../dead-lettered.js';
+import { type DeadLetterView, deadLettersIn } from '../dead-lettered.js';
+import type { ObjectStore } from '../../storage/object-store.js';
 import { runningFromWatch } from '../running-from-watch.js';
 import { buildStatus, formatStatus } from '../status-report.js';
 import { createStore } from '../wiring.js';
@@ -17,7 +18,10 @@ export const statusHelp = `status [--json] [--runs N]
 /** Failures are looked for among this many newest run reports. */
 export const RUN_REPORTS_SCANNED = 200;
 
-export async function statusCommand(ctx: CommandContext, deadLetters: DeadLetterView = noDeadLetters): Promise<number> {
+export async function statusCommand(
+  ctx: CommandContext,
+  deadLettersOf: (store: ObjectStore) => DeadLetterView = deadLettersIn,
+): Promise<number> {
   const { values } = parseArgs({
     args: [...ctx.args],
     options: { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '10' } },
@@ -33,7 +37,7 @@ export async function statusCommand(ctx: CommandContext, deadLetters: DeadLetter
     new MarkerStore(store).load(),
     new PollingDiscovery(store, candidateFilter(config.candidateGlob)).discover(),
     readRecentRuns(store, RUN_REPORTS_SCANNED),
-    deadLetters(),
+    deadLettersOf(store)(),
     runningFromWatch(config.metrics),
   ]);
   const status = buildStatus({

@@ -3,6 +3,7 @@ import { describeLake } from '../../config/lake-location.js';
 import { watch } from '../../controller/watch-loop.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { progressLineFor } from '../../observability/progress-line.js';
+import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
 import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { startWatchObservability } from '../metrics-wiring.js';
@@ -19,6 +20,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   const logger = loggerFor(ctx, config, progress?.logStream);
   const watcher = await createWatcher(config);
   logControllerEvents(watcher.reconciler, logger);
+  logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
   progress?.follow(watcher.reconciler);
   const observability = await startWatchObservability(config, watcher.reconciler, logger).catch(async (error: unknown) => {

@@ -1,0 +1,246 @@
+import { DeadLetterCorruptError, PreconditionFailedError } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { JobFailure } from './job-failure.js';
+
+/** One document next to the marker, written like it: conditionally, merged on conflict. */
+export const DEAD_LETTER_KEY = 'metadata/dead_letter.json';
+export const DEAD_LETTER_FORMAT_VERSION = 1;
+
+/** A version that failed for good: passes skip it until it is replayed or its key gets a new ETag. */
+export interface DeadLetterEntry extends JobFailure {
+  readonly key: string;
+  readonly etag: string;
+  /** Attempts started (a permanent failure: usually 1). */
+  readonly attempts: number;
+  readonly deadLetteredAt: string;
+  /** The run of the last attempt: its report and driver log carry this id. */
+  readonly runId: string;
+}
+
+/** A version still being tried: how many attempts have started, so a restarted controller goes on counting. */
+export interface AttemptRecord {
+  readonly etag: string;
+  readonly attempts: number;
+  readonly lastAttemptAt: string;
+  readonly runId: string;
+  /** Why the last finished attempt failed; absent while the first attempt runs (or if the controller died in it). */
+  readonly lastFailure?: JobFailure;
+}
+
+export interface DeadLetterDocument {
+  readonly version: typeof DEAD_LETTER_FORMAT_VERSION;
+  readonly updatedAt: string | null;
+  /** By raw key: one entry per key, for the version that failed. */
+  readonly deadLetters: Readonly<Record<string, DeadLetterEntry>>;
+  /** By raw key: attempts of the key's version that is neither processed nor dead-lettered yet. */
+  readonly attempts: Readonly<Record<string, AttemptRecord>>;
+}
+
+export interface DeadLetterSnapshot {
+  readonly document: DeadLetterDocument;
+  readonly etag: string | undefined;
+}
+
+/** What beginAttempt decided: the attempt's number, or that the version has used up its attempts. */
+export type AttemptStart =
+  { readonly started: true; readonly attempt: number } | { readonly started: false; readonly record: AttemptRecord };
+
+export interface ReplayResult {
+  readonly replayed: readonly DeadLetterEntry[];
+  /** Named keys that had no dead letter. */
+  readonly notDeadLettered: readonly string[];
+}
+
+export interface DeadLetterStoreOptions {
+  readonly now?: () => Date;
+  /** Re-read and merge at most this many times when another writer got in first. @default 20 */
+  readonly maxConflictRetries?: number;
+}
+
+/**
+ * `metadata/dead_letter.json`: the versions that failed for good (`deadLetters`) and the attempt
+ * counts of versions still being retried (`attempts`). One document, so moving a version from
+ * "being retried" to "dead-lettered" is one atomic write, and a pass reads it with one GET. Every
+ * write is conditional on the ETag it read (If-None-Match for the first), re-read and merged when
+ * another writer got in first; a document that cannot be understood is never overwritten.
+ */
+export class DeadLetterStore {
+  readonly #store: ObjectStore;
+  readonly #now: () => Date;
+  readonly #maxConflictRetries: number;
+
+  constructor(store: ObjectStore, options: DeadLetterStoreOptions = {}) {
+    this.#store = store;
+    this.#now = options.now ?? (() => new Date());
+    this.#maxConflictRetries = options.maxConflictRetries ?? 20;
+  }
+
+  async load(signal?: AbortSignal): Promise<DeadLetterSnapshot> {
+    const object = await this.#store.get(DEAD_LETTER_KEY, signal);
+    if (object === undefined) return { document: emptyDeadLetters(), etag: undefined };
+    return { document: parseDeadLetters(object.body.toString('utf8')), etag: object.etag };
+  }
+
+  /**
+   * Counts a new attempt of (key, etag) before it starts, so an attempt during which the controller
+   * dies is counted too. When `maxAttempts` have already started, nothing is written and
+   * `started: false` says the version is to be dead-lettered. Attempts of an older ETag are dropped.
+   */
+  async beginAttempt(key: string, etag: string, runId: string, maxAttempts: number, signal?: AbortSignal): Promise<AttemptStart> {
+    let result: AttemptStart = { started: true, attempt: 1 };
+    await this.#update((doc) => {
+      const previous = doc.attempts[key]?.etag === etag ? doc.attempts[key] : undefined;
+      if (previous !== undefined && previous.attempts >= maxAttempts) {
+        result = { started: false, record: previous };
+        return undefined;
+      }
+      const attempt = (previous?.attempts ?? 0) + 1;
+      result = { started: true, attempt };
+      const record: AttemptRecord = {
+        etag,
+        attempts: attempt,
+        lastAttemptAt: this.#now().toISOString(),
+        runId,
+        ...(previous?.lastFailure ? { lastFailure: previous.lastFailure } : {}),
+      };
+      return { ...doc, attempts: { ...doc.attempts, [key]: record } };
+    }, signal);
+    return result;
+  }
+
+  /** Takes back an attempt that was stopped from outside (shutdown): it does not count. */
+  async cancelAttempt(key: string, etag: string, signal?: AbortSignal): Promise<void> {
+    await this.#update((doc) => {
+      const record = doc.attempts[key];
+      if (record?.etag !== etag) return undefined;
+      const { [key]: _dropped, ...rest } = doc.attempts;
+      return {
+        ...doc,
+        attempts: record.attempts > 1 ? { ...rest, [key]: { ...record, attempts: record.attempts - 1 } } : rest,
+      };
+    }, signal);
+  }
+
+  /** Notes why the current attempt of (key, etag) failed; it will be retried. */
+  async failAttempt(key: string, etag: string, failure: JobFailure, signal?: AbortSignal): Promise<void> {
+    await this.#update((doc) => {
+      const record = doc.attempts[key];
+      if (record?.etag !== etag) return undefined;
+      return { ...doc, attempts: { ...doc.attempts, [key]: { ...record, lastFailure: failure } } };
+    }, signal);
+  }
+
+  /**
+   * (key, etag) is processed: its attempts go, and so does a dead letter of an older ETag of the key
+   * (a fixed file was uploaded over the poison one; nothing is left to replay).
+   */
+  async succeeded(key: string, etag: string, signal?: AbortSignal): Promise<void> {
+    await this.#update((doc) => {
+      const stale = doc.deadLetters[key] !== undefined && doc.deadLetters[key].etag !== etag;
+      if (doc.attempts[key] === undefined && !stale) return undefined;
+      const { [key]: _attempts, ...attempts } = doc.attempts;
+      const { [key]: _dead, ...deadLetters } = doc.deadLetters;
+      return { ...doc, attempts, deadLetters: stale ? deadLetters : doc.deadLetters };
+    }, signal);
+  }
+
+  /** Moves the version from attempts to dead letters (replacing any older dead letter of the key), in one write. */
+  async deadLetter(entry: DeadLetterEntry, signal?: AbortSignal): Promise<void> {
+    await this.#update((doc) => {
+      const { [entry.key]: _attempts, ...attempts } = doc.attempts;
+      return { ...doc, attempts, deadLetters: { ...doc.deadLetters, [entry.key]: entry } };
+    }, signal);
+  }
+
+  /** Removes the dead letters (and attempts) of `keys`, or of every key with 'all': the next pass runs them afresh. */
+  async replay(keys: readonly string[] | 'all', signal?: AbortSignal): Promise<ReplayResult> {
+    let result: ReplayResult = { replayed: [], notDeadLettered: [] };
+    await this.#update((doc) => {
+      const named = keys === 'all' ? Object.keys(doc.deadLetters) : [...new Set(keys)];
+      const replayed = named.map((k) => doc.deadLetters[k]).filter((e): e is DeadLetterEntry => e !== undefined);
+      result = { replayed, notDeadLettered: named.filter((k) => doc.deadLetters[k] === undefined) };
+      if (replayed.length === 0) return undefined;
+      const gone = new Set(replayed.map((e) => e.key));
+      return {
+        ...doc,
+        deadLetters: Object.fromEntries(Object.entries(doc.deadLetters).filter(([k]) => !gone.has(k))),
+        attempts: Object.fromEntries(Object.entries(doc.attempts).filter(([k]) => !gone.has(k))),
+      };
+    }, signal);
+    return result;
+  }
+
+  /** Read, change, write If-Match; on a lost race read again and reapply. `change` returns undefined for "nothing to write". */
+  async #update(change: (doc: DeadLetterDocument) => DeadLetterDocument | undefined, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { document, etag } = await this.load(signal);
+      const changed = change(document);
+      if (changed === undefined) return;
+      const next: DeadLetterDocument = { ...changed, version: DEAD_LETTER_FORMAT_VERSION, updatedAt: this.#now().toISOString() };
+      try {
+        await this.#store.put(DEAD_LETTER_KEY, `${JSON.stringify(next, null, 1)}\n`, {
+          ...(etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: etag }),
+          contentType: 'application/json',
+          ...(signal ? { signal } : {}),
+        });
+        return;
+      } catch (error) {
+        if (!(error instanceof PreconditionFailedError) || attempt >= this.#maxConflictRetries) throw error;
+      }
+    }
+  }
+}
+
+export function emptyDeadLetters(): DeadLetterDocument {
+  return { version: DEAD_LETTER_FORMAT_VERSION, updatedAt: null, deadLetters: {}, attempts: {} };
+}
+
+export function isDeadLettered(document: DeadLetterDocument, key: string, etag: string): boolean {
+  return document.deadLetters[key]?.etag === etag;
+}
+
+/** Parses and checks the document; any doubt is a DeadLetterCorruptError that says where to look. */
+export function parseDeadLetters(text: string): DeadLetterDocument {
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new DeadLetterCorruptError(
+      `${DEAD_LETTER_KEY} is not a valid dead-letter document (${problem}). It was left untouched: fix or move it away, then start again` +
+        ' (moving it away means dead-lettered versions are tried again).',
+      cause === undefined ? undefined : { cause },
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return fail(`not JSON: ${(error as Error).message}`, error);
+  }
+  if (!isRecord(parsed)) return fail('the top level is not a JSON object');
+  if (parsed['version'] !== DEAD_LETTER_FORMAT_VERSION) {
+    return fail(`"version" is ${JSON.stringify(parsed['version'])}; this build reads version ${DEAD_LETTER_FORMAT_VERSION}`);
+  }
+  const deadLetters = parsed['deadLetters'] ?? {};
+  const attempts = parsed['attempts'] ?? {};
+  if (!isRecord(deadLetters)) return fail('"deadLetters" is not an object');
+  if (!isRecord(attempts)) return fail('"attempts" is not an object');
+  for (const [key, entry] of Object.entries(deadLetters)) {
+    if (!isRecord(entry) || typeof entry['etag'] !== 'string' || entry['etag'] === '' || entry['key'] !== key) {
+      return fail(`the dead letter of ${JSON.stringify(key)} has no "etag" or names another key`);
+    }
+  }
+  for (const [key, record] of Object.entries(attempts)) {
+    if (!isRecord(record) || typeof record['etag'] !== 'string' || !Number.isInteger(record['attempts'])) {
+      return fail(`the attempts of ${JSON.stringify(key)} have no "etag" or no whole "attempts"`);
+    }
+  }
+  const updatedAt = parsed['updatedAt'];
+  return {
+    version: DEAD_LETTER_FORMAT_VERSION,
+    updatedAt: typeof updatedAt === 'string' ? updatedAt : null,
+    deadLetters: deadLetters as Record<string, DeadLetterEntry>,
+    attempts: attempts as Record<string, AttemptRecord>,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
