@@ -1,6 +1,7 @@
 import { PutBucketNotificationConfigurationCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describeError } from '../../src/errors.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import { SqsWatcher, type SqsWatchEvents } from '../../src/controller/sqs-watch-loop.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
@@ -184,8 +185,13 @@ describe('SQS discovery with S3 event notifications (moto server)', () => {
     await t.put('lake/raw/orders/before.parquet');
     const passes: string[] = [];
     t.reconciler.events.on('pass:finished', ({ passId }) => passes.push(passId));
+    const failures: unknown[] = [];
+    t.reconciler.events.on('pass:failed', ({ error }) => failures.push(error));
     const running = t.watcher.run();
-    await until(() => passes.length === 1, 'the first full pass is done');
+    await until(() => {
+      if (failures.length > 0) throw new Error(`the first full pass failed: ${describeError(failures[0])}`, { cause: failures[0] });
+      return passes.length >= 1; // the event of before.parquet may already have had its own pass
+    }, 'the first full pass is done');
     expect(t.engine.submitted.map((j) => j.key)).toEqual(['raw/orders/before.parquet']);
     await t.put('lake/raw/orders/after.parquet');
     await until(() => t.engine.submitted.length === 2, 'the event was handled');
