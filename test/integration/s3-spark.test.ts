@@ -13,6 +13,22 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
 const BUCKET = 'spark-lake';
+
+/** Command lines (of every process on the machine) that contain `text`, sampled until `running` settles. */
+async function watchCommandLines(text: string, running: Promise<unknown>): Promise<string[]> {
+  const found = new Set<string>();
+  let done = false;
+  void running.finally(() => (done = true));
+  while (!done) {
+    for (const pid of await readdir('/proc').catch(() => [])) {
+      if (!/^\d+$/u.test(pid)) continue;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(text)) found.add(cmdline.replaceAll('\0', ' '));
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return [...found];
+}
 const SECRET = 'moto-secret-value-7f3a';
 
 /**
@@ -76,14 +92,19 @@ describe('end to end on S3 (moto server) with the real spark-submit over s3a', {
 
   it('poll mode: `once` processes every raw file into the bucket, and a second `once` submits nothing', async () => {
     await upload(path.join(work, 'local/raw/orders/2026/11/01/orders.parquet'), 'lake/raw/orders/2026/11/01/orders.parquet');
-    const once = () => execa(process.execPath, ['bin/s3-spark-watcher.js', 'once', '--json'], { env: env(), reject: false });
-    const first = await once();
-    expect(first.stderr).not.toContain(SECRET);
-    expect(first.exitCode, first.stderr).toBe(0);
-    expect(JSON.parse(String(first.stdout).trim().split('\n').at(-1) ?? '')).toMatchObject({ processed: 1, failed: 0 });
+    // A bad file too, so the failure path (error lines, failed report, dead letter) is checked for the secret as well.
+    await moto.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'lake/raw/orders/broken.parquet', Body: 'order_id\n1\n' }));
+    const once = (extra: Record<string, string> = {}) =>
+      execa(process.execPath, ['bin/s3-spark-watcher.js', 'once', '--json'], { env: { ...env(), ...extra }, reject: false });
+    const run = once({ LOG_LEVEL: 'debug' });
+    const argsWithSecret = watchCommandLines(SECRET, run);
+    const sparkJobs = watchCommandLines('pipeline.py', run); // proves the sampling sees the Spark processes
+    const first = await run;
+    expect(first.exitCode, first.stderr).toBe(1); // the bad file failed (for good)
+    expect(JSON.parse(String(first.stdout).trim().split('\n').at(-1) ?? '')).toMatchObject({ processed: 1, failed: 1, deadLettered: 1 });
     expect((await keysUnder('lake/cleaned/orders/2026/11/01/orders/')).some((k) => k.endsWith('.parquet'))).toBe(true);
     expect((await keysUnder('lake/curated/orders/order_date=2026-11-01/')).some((k) => k.endsWith('.parquet'))).toBe(true);
-    expect((await keysUnder('lake/raw/')).length).toBe(1); // the job never writes under raw/
+    expect((await keysUnder('lake/raw/')).length).toBe(2); // the job never writes under raw/
     expect((await marker()).files['raw/orders/2026/11/01/orders.parquet']?.rows).toEqual({
       read: 9,
       cleaned: 8,
@@ -92,11 +113,24 @@ describe('end to end on S3 (moto server) with the real spark-submit over s3a', {
     });
 
     const second = await once();
-    expect(JSON.parse(String(second.stdout).trim().split('\n').at(-1) ?? '')).toMatchObject({ processed: 0, upToDate: 1 });
+    expect(JSON.parse(String(second.stdout).trim().split('\n').at(-1) ?? '')).toMatchObject({ processed: 0, upToDate: 1, deadLettered: 1 });
 
-    // The secret went to Spark through its environment only: not in its arguments, not in its log.
+    // The secret reached Spark through its environment only. It is in no process's arguments, no
+    // output at debug level, no driver log, and nothing the run wrote to the bucket (reports,
+    // marker, dead letters).
+    expect(await argsWithSecret).toEqual([]);
+    expect((await sparkJobs).length).toBeGreaterThan(0);
+    for (const out of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(String(out)).not.toContain(SECRET);
+    expect(String(first.stderr)).toContain('"level":"debug"');
     for (const log of await readdir(path.join(work, 'logs')))
       expect(await readFile(path.join(work, 'logs', log), 'utf8')).not.toContain(SECRET);
+    const written = await keysUnder('lake/metadata/');
+    expect(written.some((k) => k.startsWith('lake/metadata/runs/'))).toBe(true);
+    expect(written).toContain('lake/metadata/dead_letter.json');
+    for (const key of written) {
+      const body = await (await moto.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString();
+      expect(body, key).not.toContain(SECRET);
+    }
   });
 
   it('SQS mode: an uploaded file with an awkward key is picked up from the queue, processed, recorded, and its message deleted', async () => {
