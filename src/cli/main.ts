@@ -6,6 +6,7 @@ import { ConfigError, MarkerCorruptError, PrerequisiteError, describeError } fro
 import { SETTINGS } from '../config/config.js';
 import { type CommandContext, defaultContext, writeLine } from './context.js';
 import { deadLetterCommand, deadLetterHelp } from './commands/dead-letter.js';
+import { markerCommand, markerHelp } from './commands/marker.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
 import { onceCommand, onceHelp } from './commands/once.js';
 import { setupCommand, setupHelp } from './commands/setup.js';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   demo: demoCommand,
   'spark-connect': sparkConnectCommand,
   'dead-letter': deadLetterCommand,
+  marker: markerCommand,
 };
 
 function help(): string {
@@ -29,7 +31,7 @@ function help(): string {
 Usage: s3-spark-watcher <command> [options]
 
 Commands:
-  ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
+  ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, markerHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
 
 Configuration comes from the environment and ./.env:
 ${SETTINGS.map((s) => `  ${s.name.padEnd(24)}${s.meaning} (default: ${s.default})`).join('\n')}

@@ -94,8 +94,8 @@ export function isProcessed(document: MarkerDocument, key: string, etag: string)
 export function parseMarker(text: string): MarkerDocument {
   const fail = (problem: string, cause?: unknown): never => {
     throw new MarkerCorruptError(
-      `${MARKER_KEY} is not a valid marker (${problem}). It was left untouched: fix or move it away, then start again` +
-        ' (moving it away means every raw file is processed again).',
+      `${MARKER_KEY} is not a valid marker (${problem}). It was left untouched: fix it, rebuild it from the run reports` +
+        ' (`s3-spark-watcher marker rebuild`), or move it away (then every raw file is processed again), and start again.',
       cause === undefined ? undefined : { cause },
     );
   };

@@ -1,0 +1,67 @@
+import { RUNS_PREFIX, type RunReport, parseRunReport } from '../engines/run-report.js';
+import { type ObjectStore, listAll } from '../storage/object-store.js';
+import { MARKER_FORMAT_VERSION, type MarkerDocument, type ProcessedEntry } from './marker.js';
+
+/** What `marker rebuild` found. */
+export interface RebuiltMarker {
+  readonly document: MarkerDocument;
+  /** Run reports read (either form). */
+  readonly reports: number;
+  /** Reports that said succeeded. */
+  readonly succeeded: number;
+  /** Reports that could not be read as a run report (being written, or not ours). */
+  readonly unreadable: number;
+}
+
+/**
+ * The marker as the run reports in `metadata/runs/` tell it: for each raw key, the newest
+ * successful run of the version that is in raw/ now. A version no longer in raw/ (overwritten or
+ * deleted) gets no entry: a pass never compares against it. Reports are files `<run-id>.json` on a
+ * local lake and folders `<run-id>.json/` with one part file on an object store; both are read.
+ */
+export async function rebuildMarker(store: ObjectStore, options: { now?: () => Date; signal?: AbortSignal } = {}): Promise<RebuiltMarker> {
+  const { signal } = options;
+  const where = new Map<string, string>();
+  for await (const o of listAll(store, RUNS_PREFIX, signal ? { signal } : {})) {
+    const m = /^metadata\/runs\/([^/]+)\.json(\/part-[^/]*)?$/u.exec(o.key);
+    if (m?.[1] === undefined || (m[2] !== undefined && o.size === 0)) continue;
+    if (m[2] === undefined || !where.has(m[1])) where.set(m[1], o.key);
+  }
+  let unreadable = 0;
+  let succeeded = 0;
+  const newest = new Map<string, RunReport>();
+  for (const [runId, key] of where) {
+    const object = await store.get(key, signal);
+    if (object === undefined) continue;
+    let report: RunReport;
+    try {
+      report = parseRunReport(object.body.toString('utf8'), key);
+    } catch {
+      unreadable += 1;
+      continue;
+    }
+    if (report.status !== 'succeeded' || report.runId !== runId) continue;
+    succeeded += 1;
+    const seen = newest.get(report.key);
+    if (seen === undefined || report.finishedAt > seen.finishedAt) newest.set(report.key, report);
+  }
+  const files: Record<string, ProcessedEntry> = {};
+  for (const [key, report] of [...newest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const raw = await store.head(key, signal);
+    if (raw === undefined || raw.etag !== report.etag) continue;
+    files[key] = {
+      etag: report.etag,
+      size: raw.size,
+      runId: report.runId,
+      engine: report.engine ?? 'rebuilt',
+      finishedAt: report.finishedAt,
+      rows: report.rows,
+    };
+  }
+  return {
+    document: { version: MARKER_FORMAT_VERSION, updatedAt: (options.now ?? (() => new Date()))().toISOString(), files },
+    reports: where.size,
+    succeeded,
+    unreadable,
+  };
+}
