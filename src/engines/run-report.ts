@@ -1,5 +1,5 @@
 import { RetryableError } from '../errors.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { type ObjectStore, listAll } from '../storage/object-store.js';
 
 /** Row counts of one run, per zone (the Spark job's contract). */
 export interface RowCounts {
@@ -32,6 +32,20 @@ export interface RunReport {
 }
 
 export const RUNS_PREFIX = 'metadata/runs/';
+
+/**
+ * Where each run's report is, by run id: `metadata/runs/<run-id>.json` (a local lake) or the
+ * non-empty part file of the folder `metadata/runs/<run-id>.json/` (Spark on an object store).
+ */
+export async function listRunReports(store: ObjectStore, signal?: AbortSignal): Promise<Map<string, string>> {
+  const where = new Map<string, string>();
+  for await (const o of listAll(store, RUNS_PREFIX, signal ? { signal } : {})) {
+    const m = /^metadata\/runs\/([^/]+)\.json(\/part-[^/]*)?$/u.exec(o.key);
+    if (m?.[1] === undefined || (m[2] !== undefined && o.size === 0)) continue;
+    if (m[2] === undefined || !where.has(m[1])) where.set(m[1], o.key);
+  }
+  return where;
+}
 
 export function runReportKey(runId: string): string {
   return `${RUNS_PREFIX}${runId}.json`;

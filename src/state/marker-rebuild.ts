@@ -1,5 +1,5 @@
-import { RUNS_PREFIX, type RunReport, parseRunReport } from '../engines/run-report.js';
-import { type ObjectStore, listAll } from '../storage/object-store.js';
+import { type RunReport, listRunReports, parseRunReport } from '../engines/run-report.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { MARKER_FORMAT_VERSION, type MarkerDocument, type ProcessedEntry } from './marker.js';
 
 /** What `marker rebuild` found. */
@@ -21,12 +21,7 @@ export interface RebuiltMarker {
  */
 export async function rebuildMarker(store: ObjectStore, options: { now?: () => Date; signal?: AbortSignal } = {}): Promise<RebuiltMarker> {
   const { signal } = options;
-  const where = new Map<string, string>();
-  for await (const o of listAll(store, RUNS_PREFIX, signal ? { signal } : {})) {
-    const m = /^metadata\/runs\/([^/]+)\.json(\/part-[^/]*)?$/u.exec(o.key);
-    if (m?.[1] === undefined || (m[2] !== undefined && o.size === 0)) continue;
-    if (m[2] === undefined || !where.has(m[1])) where.set(m[1], o.key);
-  }
+  const where = await listRunReports(store, signal);
   let unreadable = 0;
   let succeeded = 0;
   const newest = new Map<string, RunReport>();

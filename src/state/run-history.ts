@@ -1,6 +1,6 @@
 import { datasetOf } from '../discovery/candidates.js';
-import { RUNS_PREFIX, type RowCounts } from '../engines/run-report.js';
-import { type ObjectStore, listAll } from '../storage/object-store.js';
+import { type RowCounts, listRunReports } from '../engines/run-report.js';
+import type { ObjectStore } from '../storage/object-store.js';
 
 /** One run as its report tells it, read leniently: a failed run's report may lack rows or dataset. */
 export interface RunRecord {
@@ -23,12 +23,7 @@ export interface RunRecord {
  * out, spark-submit missing) is only in the controller's log.
  */
 export async function readRecentRuns(store: ObjectStore, limit: number, signal?: AbortSignal): Promise<RunRecord[]> {
-  const where = new Map<string, string>();
-  for await (const o of listAll(store, RUNS_PREFIX, signal ? { signal } : {})) {
-    const m = /^metadata\/runs\/([^/]+)\.json(\/part-[^/]*)?$/u.exec(o.key);
-    if (m?.[1] === undefined || (m[2] !== undefined && o.size === 0)) continue;
-    if (m[2] === undefined || !where.has(m[1])) where.set(m[1], o.key);
-  }
+  const where = await listRunReports(store, signal);
   const newest = [...where.keys()].sort().reverse().slice(0, limit);
   const records = await Promise.all(
     newest.map(async (runId) => {

@@ -1,8 +1,7 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { type DeadLetterEntry, DeadLetterStore } from '../../src/state/dead-letters.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const entry = (key: string, deadLetteredAt: string): DeadLetterEntry => ({
@@ -24,16 +23,7 @@ async function lakeWithDeadLetters() {
   await deadLetters.deadLetter(entry('raw/orders/a.parquet', '2026-11-28T12:00:01.000Z'));
   await deadLetters.beginAttempt('raw/orders/c.parquet', '"c"', 'run-c', 3);
   /** Runs the CLI on this lake; returns the exit code and what it printed. */
-  const cli = async (...args: string[]) => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await main({ args, stdout, stderr, cwd: root, env: { LAKE: root } });
-    return { code, out, err };
-  };
+  const cli = (...args: string[]) => runCli(root, args);
   return { store, deadLetters, cli };
 }
 

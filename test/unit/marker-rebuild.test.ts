@@ -1,8 +1,7 @@
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { MARKER_KEY, type MarkerDocument, MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const report = (runId: string, key: string, etag: string, status: 'succeeded' | 'failed', finishedAt: string) => ({
@@ -33,16 +32,7 @@ async function lake() {
   await put('r4', report('r4', 'raw/orders/b.parquet', b, 'succeeded', '2026-11-28T12:00:00.000Z'));
   await put('r5', report('r5', 'raw/orders/c.parquet', '"c"', 'failed', '2026-11-28T12:00:00.000Z'));
   await store.put('metadata/runs/r6.json', '{"runId": "r6", "key": ');
-  const cli = async (...args: string[]) => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await main({ args, stdout, stderr, cwd: root, env: { LAKE: root } });
-    return { code, out, err };
-  };
+  const cli = (...args: string[]) => runCli(root, args);
   return { store, a, b, cli };
 }
 
