@@ -1,5 +1,6 @@
-import { DeadLetterCorruptError, PreconditionFailedError } from '../errors.js';
+import { DeadLetterCorruptError } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { ConditionalDocument, type DocumentSnapshot } from './conditional-document.js';
 import type { JobFailure } from './job-failure.js';
 
 /** One document next to the marker, written like it: conditionally, merged on conflict. */
@@ -36,10 +37,7 @@ export interface DeadLetterDocument {
   readonly attempts: Readonly<Record<string, AttemptRecord>>;
 }
 
-export interface DeadLetterSnapshot {
-  readonly document: DeadLetterDocument;
-  readonly etag: string | undefined;
-}
+export type DeadLetterSnapshot = DocumentSnapshot<DeadLetterDocument>;
 
 /** What beginAttempt decided: the attempt's number, or that the version has used up its attempts. */
 export type AttemptStart =
@@ -65,20 +63,20 @@ export interface DeadLetterStoreOptions {
  * another writer got in first; a document that cannot be understood is never overwritten.
  */
 export class DeadLetterStore {
-  readonly #store: ObjectStore;
+  readonly #doc: ConditionalDocument<DeadLetterDocument>;
   readonly #now: () => Date;
-  readonly #maxConflictRetries: number;
 
   constructor(store: ObjectStore, options: DeadLetterStoreOptions = {}) {
-    this.#store = store;
     this.#now = options.now ?? (() => new Date());
-    this.#maxConflictRetries = options.maxConflictRetries ?? 20;
+    this.#doc = new ConditionalDocument(store, DEAD_LETTER_KEY, {
+      parse: parseDeadLetters,
+      empty: emptyDeadLetters,
+      ...(options.maxConflictRetries !== undefined ? { maxConflictRetries: options.maxConflictRetries } : {}),
+    });
   }
 
-  async load(signal?: AbortSignal): Promise<DeadLetterSnapshot> {
-    const object = await this.#store.get(DEAD_LETTER_KEY, signal);
-    if (object === undefined) return { document: emptyDeadLetters(), etag: undefined };
-    return { document: parseDeadLetters(object.body.toString('utf8')), etag: object.etag };
+  load(signal?: AbortSignal): Promise<DeadLetterSnapshot> {
+    return this.#doc.load(signal);
   }
 
   /**
@@ -170,24 +168,12 @@ export class DeadLetterStore {
     return result;
   }
 
-  /** Read, change, write If-Match; on a lost race read again and reapply. `change` returns undefined for "nothing to write". */
-  async #update(change: (doc: DeadLetterDocument) => DeadLetterDocument | undefined, signal?: AbortSignal): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const { document, etag } = await this.load(signal);
+  /** Read, change, write conditionally, stamped with the format version and time; reapplied on a lost race. */
+  #update(change: (doc: DeadLetterDocument) => DeadLetterDocument | undefined, signal?: AbortSignal): Promise<void> {
+    return this.#doc.update((document) => {
       const changed = change(document);
-      if (changed === undefined) return;
-      const next: DeadLetterDocument = { ...changed, version: DEAD_LETTER_FORMAT_VERSION, updatedAt: this.#now().toISOString() };
-      try {
-        await this.#store.put(DEAD_LETTER_KEY, `${JSON.stringify(next, null, 1)}\n`, {
-          ...(etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: etag }),
-          contentType: 'application/json',
-          ...(signal ? { signal } : {}),
-        });
-        return;
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError) || attempt >= this.#maxConflictRetries) throw error;
-      }
-    }
+      return changed === undefined ? undefined : { ...changed, version: DEAD_LETTER_FORMAT_VERSION, updatedAt: this.#now().toISOString() };
+    }, signal);
   }
 }
 

@@ -1,6 +1,7 @@
-import { MarkerCorruptError, PreconditionFailedError } from '../errors.js';
+import { MarkerCorruptError } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { RowCounts } from '../engines/run-report.js';
+import { ConditionalDocument, type DocumentSnapshot } from './conditional-document.js';
 
 /** Name and place kept from the original s3_watcher.py design. */
 export const MARKER_KEY = 'metadata/processed_files.json';
@@ -22,12 +23,8 @@ export interface MarkerDocument {
   readonly files: Readonly<Record<string, ProcessedEntry>>;
 }
 
-/** The marker as read, with the ETag to make the next write conditional on. */
-export interface MarkerSnapshot {
-  readonly document: MarkerDocument;
-  /** undefined: there is no marker yet, so the first write is If-None-Match: *. */
-  readonly etag: string | undefined;
-}
+/** The marker as read, with the ETag to make the next write conditional on (undefined: none yet). */
+export type MarkerSnapshot = DocumentSnapshot<MarkerDocument>;
 
 export interface MarkerStoreOptions {
   readonly now?: () => Date;
@@ -42,43 +39,28 @@ export interface MarkerStoreOptions {
  * but cannot be understood is never overwritten either: it stops the watcher.
  */
 export class MarkerStore {
-  readonly #store: ObjectStore;
+  readonly #doc: ConditionalDocument<MarkerDocument>;
   readonly #now: () => Date;
-  readonly #maxConflictRetries: number;
 
   constructor(store: ObjectStore, options: MarkerStoreOptions = {}) {
-    this.#store = store;
     this.#now = options.now ?? (() => new Date());
-    this.#maxConflictRetries = options.maxConflictRetries ?? 20;
+    this.#doc = new ConditionalDocument(store, MARKER_KEY, {
+      parse: parseMarker,
+      empty: emptyMarker,
+      ...(options.maxConflictRetries !== undefined ? { maxConflictRetries: options.maxConflictRetries } : {}),
+    });
   }
 
-  async load(signal?: AbortSignal): Promise<MarkerSnapshot> {
-    const object = await this.#store.get(MARKER_KEY, signal);
-    if (object === undefined) return { document: emptyMarker(), etag: undefined };
-    return { document: parseMarker(object.body.toString('utf8')), etag: object.etag };
+  load(signal?: AbortSignal): Promise<MarkerSnapshot> {
+    return this.#doc.load(signal);
   }
 
   /** Records `entry` as the processed version of `key`, merging with whatever others wrote meanwhile. */
-  async record(key: string, entry: ProcessedEntry, signal?: AbortSignal): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const { document, etag } = await this.load(signal);
-      const next: MarkerDocument = {
-        version: MARKER_FORMAT_VERSION,
-        updatedAt: this.#now().toISOString(),
-        files: { ...document.files, [key]: entry },
-      };
-      try {
-        await this.#store.put(MARKER_KEY, `${JSON.stringify(next, null, 1)}\n`, {
-          ...(etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: etag }),
-          contentType: 'application/json',
-          ...(signal ? { signal } : {}),
-        });
-        return;
-      } catch (error) {
-        if (!(error instanceof PreconditionFailedError) || attempt >= this.#maxConflictRetries) throw error;
-        // Another writer got in between our read and write: re-read, merge, write again.
-      }
-    }
+  record(key: string, entry: ProcessedEntry, signal?: AbortSignal): Promise<void> {
+    return this.#doc.update(
+      (document) => ({ version: MARKER_FORMAT_VERSION, updatedAt: this.#now().toISOString(), files: { ...document.files, [key]: entry } }),
+      signal,
+    );
   }
 }
 
