@@ -36,11 +36,6 @@ export class AutoEngine implements SparkEngine {
     return this.#o.connect;
   }
 
-  /** Where the last job went (undefined before the first). */
-  get active(): ActiveEngine | undefined {
-    return this.#active;
-  }
-
   async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
     if (!(await this.#o.connectAnswers(signal))) {
       this.#switch('local', 'the Spark Connect server does not answer');

@@ -62,7 +62,6 @@ export class ConnectWorker {
   #pending: Pending | undefined;
   #exited: Promise<void> | undefined;
   #exit: string | undefined;
-  sparkVersion: string | undefined;
 
   constructor(options: ConnectWorkerOptions) {
     this.#o = options;
@@ -115,11 +114,8 @@ export class ConnectWorker {
       }
     });
 
-    const first = (await this.#next(signal)) as { type?: string; sparkVersion?: string; message?: string; connectionLost?: boolean };
-    if (first.type === 'ready') {
-      this.sparkVersion = first.sparkVersion;
-      return;
-    }
+    const first = (await this.#next(signal)) as { type?: string; message?: string; connectionLost?: boolean };
+    if (first.type === 'ready') return;
     await this.kill();
     const message = `the Spark Connect worker could not open a session on ${this.#o.remoteUrl}: ${first.message ?? JSON.stringify(first)}`;
     throw first.connectionLost ? new ConnectUnavailableError(message) : new WorkerDiedError(message);
