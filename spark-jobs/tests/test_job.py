@@ -170,6 +170,34 @@ def test_a_key_that_moves_partition_leaves_its_old_one(spark, lake):
     ]
 
 
+@pytest.mark.parametrize("pruned", [True, False], ids=["filter-on-partition-values", "join-for-many-partitions"])
+def test_null_and_timestamp_partitions_are_replaced_and_emptied(spark, lake, monkeypatch, pruned):
+    from watcher_job import merge
+
+    if not pruned:
+        monkeypatch.setattr(merge, "_MAX_PRUNED_PARTITIONS", 0)
+    spec = {
+        "columns": {"id": "int", "region": "string", "ts": "timestamp"},
+        "keys": ["id"],
+        "partitionBy": [{"name": "region", "expr": "region"}, {"name": "hour", "expr": "date_trunc('hour', ts)"}],
+    }
+    table = {"id": ["1", "2"], "region": [None, "eu"], "ts": ["2024-01-01 10:30:00", "2024-01-01 11:00:00"]}
+    lake.put_table("raw/ev/a.parquet", table)
+    lake.put_table("raw/ev/b.parquet", {"id": ["3"], "region": ["eu"], "ts": ["2024-01-01 11:15:00"]})
+    assert run(lake, key="raw/ev/a.parquet", etag="a1", run_id="a1", spec=spec) == 0
+    assert run(lake, key="raw/ev/b.parquet", etag="b1", run_id="b1", spec=spec) == 0
+    # a.parquet v2: id 1 leaves the null-region partition (now empty), id 2 moves to another hour
+    lake.put_table("raw/ev/a.parquet", {"id": ["1", "2"], "region": ["us", "eu"], "ts": ["2024-01-01 10:30:00"] * 2})
+    assert run(lake, key="raw/ev/a.parquet", etag="a2", run_id="a2", spec=spec) == 0
+    rows = read(spark, lake, "curated/ev").collect()
+    got = sorted((r.id, r.region, str(r.hour), r._source_etag) for r in rows)
+    assert got == [
+        (1, "us", "2024-01-01 10:00:00", "a2"),
+        (2, "eu", "2024-01-01 10:00:00", "a2"),
+        (3, "eu", "2024-01-01 11:00:00", "b1"),
+    ]
+
+
 def test_an_older_row_in_another_partition_loses(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-02 10:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("1", "9", "2024-01-01 10:00:00")))

@@ -194,7 +194,7 @@ def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, 
     )
     cached.append(contribution)
     report["rows"]["curated"] = contribution.count()
-    merge_into_curated(
+    merged = merge_into_curated(
         spark,
         contribution,
         curated_uri=plan.outputs["curated"],
@@ -202,6 +202,8 @@ def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, 
         key=plan.raw.key,
         spec=spec,
     )
+    if merged is not None:
+        cached.append(merged)
 
 
 def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:

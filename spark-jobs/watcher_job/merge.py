@@ -6,16 +6,19 @@
 2. Refuse a column type conflict or a changed partitioning (permanent).
 3. Affected partitions = partitions of the new rows U partitions holding rows of this
    `_source_key` (any ETag) U, with `keys`, partitions holding any key of the new rows (a key
-   whose partition value changed must leave its old partition, or curated would hold it twice).
-   Their existing rows, minus this source key's rows, are unioned with the new rows
-   (`unionByName(allowMissingColumns=True)`) and deduplicated.
-4. Spark cannot overwrite a path it is reading in the same job, so the merged rows are first
-   written to a per-dataset staging folder (`metadata/staging/curated/<dataset>/`, overwritten
-   by every run of the dataset, so it never holds more than one merge), read back, and then
-   written to curated with dynamic partition overwrite (only the affected partitions change;
-   without `partitionBy` the whole table is rewritten).
-5. An affected partition left with no rows has nothing to write, and the DataFrame API cannot
-   delete files; such a folder is overwritten with a zero-row Parquet file instead.
+   whose partition value changed must leave its old partition, or curated would hold it twice),
+   collected with one small query. Their existing rows (read through a filter on the partition
+   values, so only those folders are read), minus this source key's rows, are unioned with the
+   new rows (`unionByName(allowMissingColumns=True)`) and deduplicated.
+4. The result is written straight into curated with dynamic partition overwrite: only the
+   partitions written change, and Spark allows reading the table being written because tasks
+   read their input before the job commits (moves the new partition folders in). A table
+   without `partitionBy` is rewritten whole, which Spark refuses while reading it, so that merge
+   goes through a per-dataset staging folder (`metadata/staging/curated/<dataset>/`).
+5. An affected partition left with no rows has nothing to write (a dynamic overwrite would keep
+   its old files), and the DataFrame API cannot delete files; such a folder is overwritten with
+   a zero-row Parquet file instead. Only partitions that get no new rows can end up so, and only
+   then is the merge cached and its partitions listed.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from dataclasses import dataclass
 from functools import reduce
 from urllib.parse import unquote, urlparse
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from watcher_job.columns import SOURCE_KEY, col
 from watcher_job.curation import align_columns, check_compatible, deduplicate
@@ -36,7 +40,9 @@ from watcher_job.sparkio import NOT_FOUND_MARKERS, SPARK_ERRORS, has_marker, one
 from watcher_job.spec import Spec
 
 _EMPTY_MARKERS = (*NOT_FOUND_MARKERS, "UNABLE_TO_INFER_SCHEMA", "Unable to infer schema")
-_FILE = "__file"
+_NEW = "__new"
+# More affected partitions than this are matched with a join instead of a filter on their values.
+_MAX_PRUNED_PARTITIONS = 200
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,64 @@ def _null_safe_semi(left: DataFrame, right: DataFrame, names: list[str], how: st
     return left.join(renamed, cond, how)
 
 
+def _merged(scope: DataFrame, new_rows: DataFrame, existing: CuratedTable, key: str, spec: Spec) -> DataFrame:
+    """`scope` minus this source key's rows, plus the new rows, deduplicated, columns in table order."""
+    kept = scope.filter(col(SOURCE_KEY) != key)
+    merged = kept.unionByName(new_rows, allowMissingColumns=True).transform(deduplicate(spec.keys, spec.order_by))
+    return align_columns(merged, [f.name for f in existing.data_schema.fields] + new_rows.columns)
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """One partition as its values cast to string (None for null), and whether new rows land in it."""
+
+    values: tuple[str | None, ...]
+    gets_new_rows: bool
+
+
+def _as_strings(parts: list[str]) -> list:
+    """The partition columns cast to string as `__p0, __p1, ...`: comparable in Python, and cast back exactly."""
+    return [col(p).cast("string").alias(f"__p{i}") for i, p in enumerate(parts)]
+
+
+def _affected_partitions(existing: DataFrame, new_rows: DataFrame, key: str, spec: Spec) -> list[_Partition]:
+    """Partitions of the new rows U partitions holding rows of this source key U (with keys) those
+    holding any key of the new rows; one small query over the partition and key columns."""
+    parts = list(spec.partition_names)
+    old = existing.filter(col(SOURCE_KEY) == key).select(*parts)
+    if spec.keys:
+        keys = list(spec.keys)
+        same_keys = _null_safe_semi(existing, new_rows.select(*keys).distinct(), keys, "left_semi")
+        old = old.unionByName(same_keys.select(*parts))
+    touched = new_rows.select(*parts, F.lit(True).alias(_NEW)).unionByName(old.select(*parts, F.lit(False).alias(_NEW)))
+    rows = touched.groupBy(*_as_strings(parts)).agg(F.max(_NEW).alias(_NEW)).collect()
+    return [_Partition(tuple(r[f"__p{i}"] for i in range(len(parts))), bool(r[_NEW])) for r in rows]
+
+
+def _in_partitions(df: DataFrame, parts: list[str], partitions: list[_Partition]) -> DataFrame:
+    """Rows of `df` in the given partitions: a filter on partition columns only, so Spark reads
+    just those folders (a semi join for very many partitions, which reads the whole table)."""
+    if len(partitions) > _MAX_PRUNED_PARTITIONS:
+        schema = StructType([df.schema[p] for p in parts])
+        as_text = StructType([StructField(f"__s{i}", StringType()) for i in range(len(parts))])
+        wanted = df.sparkSession.createDataFrame([p.values for p in partitions], as_text)
+        typed = wanted.select(*[col(f"__s{i}").cast(schema[i].dataType).alias(p) for i, p in enumerate(parts)])
+        return _null_safe_semi(df, typed, parts, "left_semi")
+
+    def one(p: _Partition):
+        return reduce(
+            lambda a, b: a & b,
+            [col(n).eqNullSafe(F.lit(v).cast(df.schema[n].dataType)) for n, v in zip(parts, p.values, strict=True)],
+        )
+
+    return df.filter(reduce(lambda a, b: a | b, [one(p) for p in partitions]))
+
+
+def _folders_of(df: DataFrame) -> list[str]:
+    paths = {row[0] for row in df.select(F.col("_metadata.file_path")).distinct().collect()}
+    return sorted({unquote(p).rsplit("/", 1)[0] for p in paths})
+
+
 def merge_into_curated(
     spark: SparkSession,
     new_rows: DataFrame,
@@ -97,50 +161,50 @@ def merge_into_curated(
     staging_uri: str,
     key: str,
     spec: Spec,
-) -> None:
-    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated."""
+) -> DataFrame | None:
+    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated.
+
+    Returns a DataFrame the caller must unpersist once done, when one was cached.
+    """
     parts = list(spec.partition_names)
     existing = read_curated(spark, curated_uri, new_rows.schema, parts)
-    affected: DataFrame | None = None
     if existing is None:
-        merged = new_rows
-    else:
-        check_compatible(existing.data_schema, new_rows.schema, ignore=parts)
-        scope = existing.df
+        writer = new_rows.write.mode("overwrite")
         if parts:
-            affected = existing.df.filter(col(SOURCE_KEY) == key).select(*parts).unionByName(new_rows.select(*parts))
-            if spec.keys:
-                keys = list(spec.keys)
-                same_keys = _null_safe_semi(existing.df, new_rows.select(*keys).distinct(), keys, "left_semi")
-                affected = affected.unionByName(same_keys.select(*parts))
-            affected = affected.distinct()
-            scope = _null_safe_semi(existing.df, affected, parts, "left_semi")
-        kept = scope.filter(col(SOURCE_KEY) != key)
-        merged = kept.unionByName(new_rows, allowMissingColumns=True).transform(deduplicate(spec.keys, spec.order_by))
-        merged = align_columns(merged, [f.name for f in existing.data_schema.fields] + new_rows.columns)
+            writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
+        writer.parquet(curated_uri)
+        return None
+    check_compatible(existing.data_schema, new_rows.schema, ignore=parts)
 
-    writer = merged.write.mode("overwrite")
-    if parts:
-        writer = writer.partitionBy(*parts)
-    writer.parquet(staging_uri)
-    staged = spark.read.schema(merged.schema).parquet(escape_glob(staging_uri))
+    if not parts:
+        # The whole table is rewritten, and Spark cannot overwrite a path it reads: stage first.
+        merged = _merged(existing.df, new_rows, existing, key, spec)
+        merged.write.mode("overwrite").parquet(staging_uri)
+        spark.read.schema(merged.schema).parquet(escape_glob(staging_uri)).write.mode("overwrite").parquet(curated_uri)
+        return None
 
+    affected = _affected_partitions(existing.df, new_rows, key, spec)
+    scope = _in_partitions(existing.df, parts, affected)
+    merged = _merged(scope, new_rows, existing, key, spec)
+    cached: DataFrame | None = None
     stale_dirs: list[str] = []
-    if existing is not None and affected is not None:
-        with_file = existing.df.select(*parts, F.col("_metadata.file_path").alias(_FILE))
-        in_scope = _null_safe_semi(with_file, affected, parts, "left_semi")
-        orphaned = _null_safe_semi(in_scope, staged.select(*parts).distinct(), parts, "left_anti")
-        paths = {row[0] for row in orphaned.select(_FILE).distinct().collect()}
-        stale_dirs = sorted({unquote(p).rsplit("/", 1)[0] for p in paths})
+    may_empty = [p for p in affected if not p.gets_new_rows]
+    if may_empty:
+        # A partition that held only rows this version replaced, and gets none back, would keep
+        # them after a dynamic overwrite (it writes no file there): find such partitions first.
+        cached = merged = merged.persist(StorageLevel.MEMORY_AND_DISK)
+        present = {tuple(r) for r in merged.select(*_as_strings(parts)).distinct().collect()}
+        emptied = [p for p in may_empty if p.values not in present]
+        if emptied:
+            stale_dirs = _folders_of(_in_partitions(existing.df, parts, emptied))
 
-    out = staged.write.mode("overwrite")
-    if parts:
-        out = out.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
-    out.parquet(curated_uri)
+    # Dynamic partition overwrite replaces only the partitions written. Spark lets it read the
+    # table it writes: the tasks read their input before the job commits (moves the new folders in).
+    merged.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*parts).parquet(curated_uri)
 
     if stale_dirs:
-        empty_schema = StructType([f for f in staged.schema.fields if f.name not in parts])
-        empty = spark.createDataFrame([], empty_schema)
+        empty = spark.createDataFrame([], StructType([f for f in merged.schema.fields if f.name not in parts]))
         for folder in stale_dirs:
             # Stands in for a delete: the folder keeps one zero-row file with the schema.
             empty.write.mode("overwrite").parquet(folder)
+    return cached
