@@ -52,6 +52,12 @@ def test_trim_and_null_tokens(spark):
     assert [r.s for r in custom.collect()] == ["a", "b", "NaN", "", None]
 
 
+def test_trim_strips_every_ascii_whitespace_at_the_ends_only(spark):
+    df = spark.createDataFrame([("\r\x0b a \t b \f\n",), ("\u00a0c\u00a0",), (" ",)], "s string")
+    # inner whitespace stays; a no-break space is not ASCII whitespace and stays too
+    assert [r.s for r in df.transform(trim_strings).collect()] == ["a \t b", "\u00a0c\u00a0", ""]
+
+
 def test_nan_to_null(spark):
     df = spark.createDataFrame([(float("nan"), 1.5), (2.0, float("nan"))], "d double, f float")
     out = df.transform(nan_to_null).collect()

@@ -37,6 +37,8 @@ DEFAULT_NULL_TOKENS: tuple[str, ...] = ("", "null", "NULL", "N/A", "NaN", "None"
 _ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# What `trim_strings` strips: the characters of Java's and Python's `\s` in ASCII (space, \t, \n, \v, \f, \r).
+_WHITESPACE = " \t\n\x0b\f\r"
 
 
 def snake_case(name: str) -> str:
@@ -89,7 +91,7 @@ def trim_strings(df: DataFrame) -> DataFrame:
     return _map_columns(
         df,
         lambda t: isinstance(t, StringType),
-        lambda c: F.regexp_replace(c, r"^\s+|\s+$", ""),
+        lambda c: F.btrim(c, F.lit(_WHITESPACE)),
     )
 
 

@@ -193,8 +193,7 @@ def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, 
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     cached.append(contribution)
-    report["rows"]["curated"] = contribution.count()
-    merged = merge_into_curated(
+    merge = merge_into_curated(
         spark,
         contribution,
         curated_uri=plan.outputs["curated"],
@@ -202,8 +201,9 @@ def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, 
         key=plan.raw.key,
         spec=spec,
     )
-    if merged is not None:
-        cached.append(merged)
+    report["rows"]["curated"] = merge.offered
+    if merge.cached is not None:
+        cached.append(merge.cached)
 
 
 def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:

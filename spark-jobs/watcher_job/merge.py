@@ -40,7 +40,7 @@ from watcher_job.sparkio import NOT_FOUND_MARKERS, SPARK_ERRORS, has_marker, one
 from watcher_job.spec import Spec
 
 _EMPTY_MARKERS = (*NOT_FOUND_MARKERS, "UNABLE_TO_INFER_SCHEMA", "Unable to infer schema")
-_NEW = "__new"
+_NEW = "__new_rows"
 # More affected partitions than this are matched with a join instead of a filter on their values.
 _MAX_PRUNED_PARTITIONS = 200
 
@@ -103,11 +103,19 @@ def _merged(scope: DataFrame, new_rows: DataFrame, existing: CuratedTable, key: 
 
 
 @dataclass(frozen=True)
+class MergeResult:
+    offered: int
+    """Rows of `new_rows`, counted by a query the merge runs anyway where it can."""
+    cached: DataFrame | None
+    """A DataFrame the merge cached; the caller unpersists it once done."""
+
+
+@dataclass(frozen=True)
 class _Partition:
-    """One partition as its values cast to string (None for null), and whether new rows land in it."""
+    """One partition as its values cast to string (None for null), and how many new rows land in it."""
 
     values: tuple[str | None, ...]
-    gets_new_rows: bool
+    new_rows: int
 
 
 def _as_strings(parts: list[str]) -> list:
@@ -124,9 +132,9 @@ def _affected_partitions(existing: DataFrame, new_rows: DataFrame, key: str, spe
         keys = list(spec.keys)
         same_keys = _null_safe_semi(existing, new_rows.select(*keys).distinct(), keys, "left_semi")
         old = old.unionByName(same_keys.select(*parts))
-    touched = new_rows.select(*parts, F.lit(True).alias(_NEW)).unionByName(old.select(*parts, F.lit(False).alias(_NEW)))
-    rows = touched.groupBy(*_as_strings(parts)).agg(F.max(_NEW).alias(_NEW)).collect()
-    return [_Partition(tuple(r[f"__p{i}"] for i in range(len(parts))), bool(r[_NEW])) for r in rows]
+    touched = new_rows.select(*parts, F.lit(1).alias(_NEW)).unionByName(old.select(*parts, F.lit(0).alias(_NEW)))
+    rows = touched.groupBy(*_as_strings(parts)).agg(F.sum(_NEW).alias(_NEW)).collect()
+    return [_Partition(tuple(r[f"__p{i}"] for i in range(len(parts))), int(r[_NEW])) for r in rows]
 
 
 def _in_partitions(df: DataFrame, parts: list[str], partitions: list[_Partition]) -> DataFrame:
@@ -161,34 +169,33 @@ def merge_into_curated(
     staging_uri: str,
     key: str,
     spec: Spec,
-) -> DataFrame | None:
-    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated.
-
-    Returns a DataFrame the caller must unpersist once done, when one was cached.
-    """
+) -> MergeResult:
+    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated."""
     parts = list(spec.partition_names)
     existing = read_curated(spark, curated_uri, new_rows.schema, parts)
     if existing is None:
         writer = new_rows.write.mode("overwrite")
         if parts:
             writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
+        offered = new_rows.count()
         writer.parquet(curated_uri)
-        return None
+        return MergeResult(offered=offered, cached=None)
     check_compatible(existing.data_schema, new_rows.schema, ignore=parts)
 
     if not parts:
         # The whole table is rewritten, and Spark cannot overwrite a path it reads: stage first.
+        offered = new_rows.count()
         merged = _merged(existing.df, new_rows, existing, key, spec)
         merged.write.mode("overwrite").parquet(staging_uri)
         spark.read.schema(merged.schema).parquet(escape_glob(staging_uri)).write.mode("overwrite").parquet(curated_uri)
-        return None
+        return MergeResult(offered=offered, cached=None)
 
     affected = _affected_partitions(existing.df, new_rows, key, spec)
     scope = _in_partitions(existing.df, parts, affected)
     merged = _merged(scope, new_rows, existing, key, spec)
     cached: DataFrame | None = None
     stale_dirs: list[str] = []
-    may_empty = [p for p in affected if not p.gets_new_rows]
+    may_empty = [p for p in affected if p.new_rows == 0]
     if may_empty:
         # A partition that held only rows this version replaced, and gets none back, would keep
         # them after a dynamic overwrite (it writes no file there): find such partitions first.
@@ -207,4 +214,4 @@ def merge_into_curated(
         for folder in stale_dirs:
             # Stands in for a delete: the folder keeps one zero-row file with the schema.
             empty.write.mode("overwrite").parquet(folder)
-    return cached
+    return MergeResult(offered=sum(p.new_rows for p in affected), cached=cached)
