@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import { Agent, type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The S3 operations a rule can aim at, as the controller's ObjectStore uses them. */
@@ -60,6 +60,9 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
   const target = new URL(upstream);
   const rules: Array<FaultRule & { left: number }> = [];
   const seen: SeenRequest[] = [];
+  // A fresh connection to moto per request: a kept-alive one that moto has closed would fail the
+  // request with a reset nobody injected.
+  const agent = new Agent({ keepAlive: false });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { operation, key } = classify(req, bucket);
@@ -89,7 +92,7 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
       return;
     }
     const forwarded = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
       (answer) => {
         if (fault === 'reset-after') {
           seen.push({ operation, key, outcome: fault });
@@ -118,6 +121,7 @@ export async function startS3FaultProxy(upstream: string, bucket: string): Promi
     clear: () => rules.splice(0),
     requests: (operation, key) => seen.filter((s) => s.operation === operation && (key === undefined || s.key === key)),
     stop: async () => {
+      agent.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

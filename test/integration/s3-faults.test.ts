@@ -6,7 +6,7 @@ import { Reconciler } from '../../src/controller/reconciler.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { RetryableError, describeError } from '../../src/errors.js';
-import { DeadLetterStore } from '../../src/state/dead-letters.js';
+import { DEAD_LETTER_KEY, DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MARKER_KEY, MarkerStore } from '../../src/state/marker.js';
 import { createS3Client } from '../../src/storage/s3-client.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
@@ -62,7 +62,8 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
   it('503 SlowDown on list, get and put is retried by the SDK: the pass processes every version once, nothing lost', async () => {
     const { direct, engine, reconciler, full } = await lake('slow-down', [A, B]);
     proxy.inject({ operation: 'list', key: full('raw/'), fault: 'slow-down', times: 1 });
-    proxy.inject({ operation: 'get', key: full(MARKER_KEY), fault: 'slow-down', times: 1 });
+    proxy.inject({ operation: 'get', key: full(DEAD_LETTER_KEY), fault: 'slow-down', times: 1 });
+    proxy.inject({ operation: 'head', key: full(MARKER_KEY), fault: 'slow-down', times: 1 });
     proxy.inject({ operation: 'put', key: full(MARKER_KEY), fault: 'slow-down', times: 1 });
     try {
       expect(await reconciler.runPass()).toMatchObject({ processed: 2, failed: 0, pending: 0 });
@@ -70,7 +71,8 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
       proxy.clear();
     }
     expect(outcomes('list', full('raw/')).slice(0, 2)).toEqual(['slow-down', 200]);
-    expect(outcomes('get', full(MARKER_KEY)).slice(0, 2)).toEqual(['slow-down', 404]);
+    expect(outcomes('get', full(DEAD_LETTER_KEY)).slice(0, 2)).toEqual(['slow-down', 404]);
+    expect(outcomes('head', full(MARKER_KEY)).slice(0, 2)).toEqual(['slow-down', 404]);
     expect(outcomes('put', full(MARKER_KEY)).slice(0, 2)).toEqual(['slow-down', 200]);
     expect(engine.submitted.map((j) => j.key).sort()).toEqual([A, B]);
     expect(await versionStates(direct)).toEqual({ [A]: 'processed', [B]: 'processed' });
@@ -79,7 +81,8 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
   it('connection resets on list, get and put are retried by the SDK: the pass processes every version once, nothing lost', async () => {
     const { direct, engine, reconciler, full } = await lake('resets', [A, B]);
     proxy.inject({ operation: 'list', key: full('raw/'), fault: 'reset', times: 1 });
-    proxy.inject({ operation: 'get', key: full(MARKER_KEY), fault: 'reset', times: 2 });
+    proxy.inject({ operation: 'get', key: full(DEAD_LETTER_KEY), fault: 'reset', times: 2 });
+    proxy.inject({ operation: 'head', key: full(MARKER_KEY), fault: 'reset', times: 1 });
     proxy.inject({ operation: 'put', key: full(MARKER_KEY), fault: 'reset', times: 1 });
     try {
       expect(await reconciler.runPass()).toMatchObject({ processed: 2, failed: 0, pending: 0 });
@@ -87,7 +90,8 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
       proxy.clear();
     }
     expect(outcomes('list', full('raw/')).slice(0, 2)).toEqual(['reset', 200]);
-    expect(outcomes('get', full(MARKER_KEY)).slice(0, 2)).toEqual(['reset', 'reset']);
+    expect(outcomes('get', full(DEAD_LETTER_KEY)).slice(0, 3)).toEqual(['reset', 'reset', 404]);
+    expect(outcomes('head', full(MARKER_KEY)).slice(0, 2)).toEqual(['reset', 404]);
     expect(outcomes('put', full(MARKER_KEY)).slice(0, 2)).toEqual(['reset', 200]);
     expect(engine.submitted.map((j) => j.key).sort()).toEqual([A, B]);
     expect(await versionStates(direct)).toEqual({ [A]: 'processed', [B]: 'processed' });
@@ -128,7 +132,15 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
   });
 
   it('a marker that cannot be read (connection resets): the pass fails naming the marker, nothing runs; the next pass catches up', async () => {
-    const { direct, engine, reconciler, full } = await lake('get-down', [A]);
+    const { direct, engine, reconciler, full } = await lake('get-down', [A, B]);
+    await new MarkerStore(direct).record(B, {
+      etag: '"b"',
+      size: 1,
+      runId: 'r',
+      engine: 'local',
+      finishedAt: '',
+      rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
+    });
     proxy.inject({ operation: 'get', key: full(MARKER_KEY), fault: 'reset' });
     let error: unknown;
     try {
@@ -139,11 +151,12 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
     expect(error).toBeInstanceOf(RetryableError);
     expect(describeError(error)).toContain(`reading s3://${BUCKET}/get-down/${MARKER_KEY} failed`);
     expect(describeError(error)).toMatch(/ECONNRESET|socket hang up/u);
+    expect(outcomes('get', full(MARKER_KEY))).toEqual(Array(5).fill('reset'));
     expect(engine.submitted).toEqual([]);
-    expect(await versionStates(direct)).toEqual({ [A]: 'pending' });
+    expect(await versionStates(direct)).toEqual({ [A]: 'pending', [B]: 'pending' });
 
-    expect(await reconciler.runPass()).toMatchObject({ processed: 1 });
-    expect(await versionStates(direct)).toEqual({ [A]: 'processed' });
+    expect(await reconciler.runPass()).toMatchObject({ processed: 2 });
+    expect(await versionStates(direct)).toEqual({ [A]: 'processed', [B]: 'processed' });
   });
 
   it('a marker write that keeps failing after the job ran: the version stays pending, no attempt used, the error names the marker; the next pass records it', async () => {
@@ -191,6 +204,23 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
     const { document } = await new MarkerStore(direct).load();
     expect(Object.keys(document.files).sort()).toEqual([A, 'raw/orders/y.parquet', 'raw/orders/z.parquet']);
     expect(await versionStates(direct)).toEqual({ [A]: 'processed' });
+  });
+
+  it('a big marker on S3 (deltas, folds): two writers at once lose no entry', async () => {
+    const direct = () => new S3ObjectStore({ client: moto.s3, bucket: BUCKET, prefix: 'deltas/' });
+    const options = { deltasFrom: 0, foldEvery: 4 };
+    const [a, b] = [new MarkerStore(direct(), options), new MarkerStore(direct(), options)];
+    const entry = (etag: string) => ({
+      etag,
+      size: 1,
+      runId: etag,
+      engine: 'local',
+      finishedAt: '',
+      rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
+    });
+    const keys = Array.from({ length: 24 }, (_, i) => `raw/ds/${i}.parquet`);
+    await Promise.all(keys.map((k, i) => (i % 2 ? a : b).record(k, entry(`"${i}"`))));
+    expect(Object.keys((await new MarkerStore(direct()).load()).document.files).sort()).toEqual([...keys].sort());
   });
 
   it('a corrupt marker on S3: `once` stops with a message pointing to `marker rebuild`, runs nothing, and leaves the marker untouched', async () => {

@@ -1,7 +1,8 @@
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MarkerCorruptError } from '../../src/errors.js';
+import { MARKER_DELTA_PREFIX, deltaKey } from '../../src/state/marker-deltas.js';
 import { MARKER_KEY, MarkerStore, type ProcessedEntry } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -53,5 +54,59 @@ describe('the marker', () => {
       await expect(marker.record('raw/b.parquet', entry('"1"'))).rejects.toBeInstanceOf(MarkerCorruptError);
       expect(await readFile(file, 'utf8')).toBe(text);
     }
+  });
+
+  it('a big marker takes each update as a small numbered delta, and folds them into processed_files.json every foldEvery updates', async () => {
+    const root = await tempDir();
+    const store = new LocalObjectStore(root);
+    const big = { deltasFrom: 0, foldEvery: 3 };
+    const marker = new MarkerStore(store, big);
+    const deltas = async () => (await readdir(path.join(root, MARKER_DELTA_PREFIX)).catch(() => [])).sort();
+    await marker.record('raw/a.parquet', entry('"a"'));
+    await marker.record('raw/b.parquet', entry('"b"'));
+    expect(await deltas()).toEqual(['000000000001.json', '000000000002.json']);
+    expect(await store.get(MARKER_KEY)).toBeUndefined();
+    // The third update folds: the document holds all three, says through which delta, and the deltas are gone.
+    await marker.record('raw/c.parquet', entry('"c"'));
+    expect(await deltas()).toEqual([]);
+    const folded = JSON.parse(await readFile(path.join(root, MARKER_KEY), 'utf8')) as { foldedThrough: number; files: object };
+    expect(folded.foldedThrough).toBe(2);
+    expect(Object.keys(folded.files).sort()).toEqual(['raw/a.parquet', 'raw/b.parquet', 'raw/c.parquet']);
+    await marker.record('raw/d.parquet', entry('"d"'));
+    await marker.record('raw/a.parquet', entry('"a2"'));
+    expect(await deltas()).toEqual(['000000000003.json', '000000000004.json']);
+    // Any reader (a restarted controller, status) sees the document with the deltas applied in order.
+    const { document } = await new MarkerStore(store).load();
+    expect(Object.fromEntries(Object.entries(document.files).map(([k, e]) => [k, e.etag]))).toEqual({
+      'raw/a.parquet': '"a2"',
+      'raw/b.parquet': '"b"',
+      'raw/c.parquet': '"c"',
+      'raw/d.parquet': '"d"',
+    });
+  });
+
+  it('merges concurrent writers through deltas and folds too, losing no entry', async () => {
+    const root = await tempDir();
+    const options = { deltasFrom: 0, foldEvery: 4 };
+    const a = new MarkerStore(new LocalObjectStore(root), options);
+    const b = new MarkerStore(new LocalObjectStore(root), options);
+    const keys = Array.from({ length: 30 }, (_, i) => `raw/ds/${i}.parquet`);
+    await Promise.all(keys.map((k, i) => (i % 2 === 0 ? a : b).record(k, entry(`"${i}"`))));
+    const { document } = await new MarkerStore(new LocalObjectStore(root)).load();
+    expect(Object.keys(document.files).sort()).toEqual([...keys].sort());
+  });
+
+  it('refuses a delta it cannot read, naming it, and leaves it untouched', async () => {
+    const root = await tempDir();
+    const store = new LocalObjectStore(root);
+    const marker = new MarkerStore(store, { deltasFrom: 0 });
+    await marker.record('raw/a.parquet', entry('"a"'));
+    await store.put(deltaKey(2), '{"version": 1, "seq": 2, "files": {"raw/b.parquet": {}}}');
+    const error = await new MarkerStore(store).load().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MarkerCorruptError);
+    expect((error as Error).message).toContain(`${deltaKey(2)} (an update of the marker not yet folded into it) is not valid`);
+    expect((error as Error).message).toContain('`s3-spark-watcher marker rebuild`');
+    await expect(marker.record('raw/c.parquet', entry('"c"'))).rejects.toBeInstanceOf(MarkerCorruptError);
+    expect((await store.get(deltaKey(2)))?.body.toString()).toBe('{"version": 1, "seq": 2, "files": {"raw/b.parquet": {}}}');
   });
 });
