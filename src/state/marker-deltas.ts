@@ -56,7 +56,8 @@ export function parseDelta(text: string, seq: number): MarkerDelta {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('the top level is not a JSON object');
   const { version, seq: stored, files } = parsed as Record<string, unknown>;
-  if (version !== DELTA_FORMAT_VERSION) return fail(`"version" is ${JSON.stringify(version)}; this build reads version ${DELTA_FORMAT_VERSION}`);
+  if (version !== DELTA_FORMAT_VERSION)
+    return fail(`"version" is ${JSON.stringify(version)}; this build reads version ${DELTA_FORMAT_VERSION}`);
   if (stored !== seq) return fail(`"seq" is ${JSON.stringify(stored)}, not ${seq}`);
   if (typeof files !== 'object' || files === null || Array.isArray(files)) return fail('"files" is not an object');
   for (const [k, entry] of Object.entries(files)) {

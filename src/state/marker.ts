@@ -82,7 +82,8 @@ export class MarkerStore {
     this.#retries = options.maxConflictRetries ?? 20;
     this.#foldEvery = options.foldEvery ?? 20;
     this.#deltasFrom = options.deltasFrom ?? 1000;
-    if (!(Number.isInteger(this.#foldEvery) && this.#foldEvery >= 1)) throw new RangeError(`foldEvery must be an integer >= 1, got ${this.#foldEvery}`);
+    if (!(Number.isInteger(this.#foldEvery) && this.#foldEvery >= 1))
+      throw new RangeError(`foldEvery must be an integer >= 1, got ${this.#foldEvery}`);
   }
 
   async load(signal?: AbortSignal): Promise<MarkerSnapshot> {
@@ -110,7 +111,8 @@ export class MarkerStore {
         // then took the free number: if the document now covers `seq`, the entry is not in it.
         if ((await this.#store.head(MARKER_KEY, signal))?.etag === view.base.etag) return;
         if (seq > ((await this.#view(signal)).base.document.foldedThrough ?? 0)) return;
-        if (attempt >= this.#retries) throw new PreconditionFailedError(deltaKey(seq), `recording ${key}: the marker kept being folded under it`);
+        if (attempt >= this.#retries)
+          throw new PreconditionFailedError(deltaKey(seq), `recording ${key}: the marker kept being folded under it`);
       } catch (error) {
         if (!(error instanceof PreconditionFailedError) || attempt >= this.#retries) throw error;
       }
@@ -131,12 +133,10 @@ export class MarkerStore {
       ...(signal ? { signal } : {}),
     });
     this.#base = { etag, document };
-    for (const seq of view.listed) {
-      if (seq > last) continue;
-      this.#deltas.delete(seq);
-      // Housekeeping: a delta left behind is at or below foldedThrough, so it is ignored, and the next fold deletes it.
-      await this.#store.delete(deltaKey(seq), signal).catch(() => undefined);
-    }
+    const folded = view.listed.filter((seq) => seq <= last);
+    for (const seq of folded) this.#deltas.delete(seq);
+    // Housekeeping: a delta left behind is at or below foldedThrough, so it is ignored, and the next fold deletes it.
+    await Promise.all(folded.map((seq) => this.#store.delete(deltaKey(seq), signal).catch(() => undefined)));
   }
 
   /** processed_files.json and the deltas after it, read so that no fold ran in between. */
@@ -160,7 +160,10 @@ export class MarkerStore {
         const document =
           pending.length === 0
             ? base.document
-            : { ...base.document, files: Object.assign({ ...base.document.files }, ...read.map((d) => d?.files)) as Record<string, ProcessedEntry> };
+            : {
+                ...base.document,
+                files: Object.assign({ ...base.document.files }, ...read.map((d) => d?.files)) as Record<string, ProcessedEntry>,
+              };
         return { base, pending, listed, document };
       }
       if (attempt >= this.#retries) throw new RetryableError(`${MARKER_KEY} kept changing while it was read (${attempt + 1} tries)`);
@@ -191,7 +194,8 @@ export function parseMarker(text: string): MarkerDocument {
   const fail = (problem: string, cause?: unknown): never => {
     throw new MarkerCorruptError(
       `${MARKER_KEY} is not a valid marker (${problem}). It was left untouched: fix it, rebuild it from the run reports` +
-        ' (`s3-spark-watcher marker rebuild`), or move it away (then every raw file is processed again), and start again.',
+        ' (`s3-spark-watcher marker rebuild`), or move it away with metadata/processed_files.deltas/ (then every raw file is processed' +
+        ' again), and start again.',
       cause === undefined ? undefined : { cause },
     );
   };

@@ -109,4 +109,67 @@ describe('the marker', () => {
     await expect(marker.record('raw/c.parquet', entry('"c"'))).rejects.toBeInstanceOf(MarkerCorruptError);
     expect((await store.get(deltaKey(2)))?.body.toString()).toBe('{"version": 1, "seq": 2, "files": {"raw/b.parquet": {}}}');
   });
+
+  it('redoes an update whose delta number was freed by a fold that ran meanwhile, so the entry is not lost', async () => {
+    const root = await tempDir();
+    const options = { deltasFrom: 0, foldEvery: 3 };
+    const folder = new MarkerStore(new LocalObjectStore(root), options);
+    // The slow writer's store holds its first delta write until the other writer has folded.
+    let hold: Promise<void> | undefined;
+    let reached = (_key: string): void => {};
+    const held = new Promise<string>((resolve) => (reached = resolve));
+    const slowStore = new LocalObjectStore(root);
+    const put = slowStore.put.bind(slowStore);
+    slowStore.put = async (key, body, opts) => {
+      if (hold !== undefined && key.startsWith(MARKER_DELTA_PREFIX)) {
+        reached(key);
+        await hold;
+      }
+      return put(key, body, opts);
+    };
+    const slow = new MarkerStore(slowStore, options);
+    await folder.record('raw/1.parquet', entry('"1"')); // delta 1
+    let release = (): void => {};
+    hold = new Promise((resolve) => (release = resolve));
+    const slowRecord = slow.record('raw/slow.parquet', entry('"slow"'));
+    expect(await held).toBe(deltaKey(2)); // it read delta 1 and is about to write delta 2
+    await folder.record('raw/2.parquet', entry('"2"')); // takes delta 2
+    await folder.record('raw/3.parquet', entry('"3"')); // folds through 2, deletes deltas 1 and 2
+    expect(JSON.parse(await readFile(path.join(root, MARKER_KEY), 'utf8'))).toMatchObject({ foldedThrough: 2 });
+    hold = undefined;
+    release();
+    await slowRecord; // its delta 2 lands in a freed number, below foldedThrough: it must write again
+    const { document } = await new MarkerStore(new LocalObjectStore(root)).load();
+    expect(Object.keys(document.files).sort()).toEqual(['raw/1.parquet', 'raw/2.parquet', 'raw/3.parquet', 'raw/slow.parquet']);
+  });
+
+  it('reads again when a fold ran between reading processed_files.json and listing the deltas, so no entry is missed', async () => {
+    const root = await tempDir();
+    const options = { deltasFrom: 0, foldEvery: 3 };
+    const writer = new MarkerStore(new LocalObjectStore(root), options);
+    await writer.record('raw/1.parquet', entry('"1"'));
+    await writer.record('raw/2.parquet', entry('"2"'));
+    // The reader's first listing of the deltas waits until the writer has folded them away.
+    let release = (): void => {};
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    let reached = (): void => {};
+    const listing = new Promise<void>((resolve) => (reached = resolve));
+    const readerStore = new LocalObjectStore(root);
+    const listPage = readerStore.listPage.bind(readerStore);
+    let first = true;
+    readerStore.listPage = async (prefix, opts) => {
+      if (first && prefix === MARKER_DELTA_PREFIX) {
+        first = false;
+        reached();
+        await hold;
+      }
+      return listPage(prefix, opts);
+    };
+    const read = new MarkerStore(readerStore).load();
+    await listing; // it has read processed_files.json (none yet) and is about to list deltas 1 and 2
+    await writer.record('raw/3.parquet', entry('"3"')); // folds 1..3 into processed_files.json, deletes the deltas
+    release();
+    const { document } = await read;
+    expect(Object.keys(document.files).sort()).toEqual(['raw/1.parquet', 'raw/2.parquet', 'raw/3.parquet']);
+  });
 });
