@@ -218,7 +218,7 @@ describe('S3 faults on the controller’s own requests (moto behind a fault-inje
       finishedAt: '',
       rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
     });
-    const keys = Array.from({ length: 24 }, (_, i) => `raw/ds/${i}.parquet`);
+    const keys = Array.from({ length: 12 }, (_, i) => `raw/ds/${i}.parquet`);
     await Promise.all(keys.map((k, i) => (i % 2 ? a : b).record(k, entry(`"${i}"`))));
     expect(Object.keys((await new MarkerStore(direct()).load()).document.files).sort()).toEqual([...keys].sort());
   });
