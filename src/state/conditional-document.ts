@@ -17,8 +17,8 @@ export interface ConditionalDocumentOptions<D> {
 }
 
 /**
- * One JSON document in the lake that several writers share (the marker, the dead letters): every
- * write is conditional on the ETag it read (If-None-Match for the first), and a lost race is met
+ * One JSON document in the lake that several writers share (the dead letters; the marker writes
+ * its document the same way, with its numbered deltas besides: marker.ts): every write is conditional on the ETag it read (If-None-Match for the first), and a lost race is met
  * by reading again and reapplying the change, never by overwriting. A document that cannot be
  * parsed is never written over: `parse` throws before any write.
  */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MARKER_KEY, type MarkerDocument, MarkerStore } from '../../src/state/marker.js';
+import { deltaKey } from '../../src/state/marker-deltas.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -74,5 +75,18 @@ describe('marker rebuild', () => {
     expect(Object.keys((await new MarkerStore(store).load()).document.files)).toHaveLength(2);
     expect((await cli('marker')).code).toBe(2);
     expect((await cli('marker', 'rebuild', 'now')).code).toBe(2);
+  });
+
+  it('rebuilds a marker whose unfolded update (delta) is corrupt, and the rebuilt one covers the deltas there', async () => {
+    const { store, cli } = await lake();
+    await store.put(MARKER_KEY, JSON.stringify({ version: 1, updatedAt: null, files: {} }));
+    await store.put(deltaKey(1), '{"version": 1, "seq": 1, "files": {"raw/orders/c.parquet": {"etag": "\\"c\\""}}}');
+    await store.put(deltaKey(2), '{"version": 1, "seq": 2, "files": ');
+    const result = await cli('marker', 'rebuild');
+    expect(result.out).toContain('current marker: not a valid marker');
+    expect(result.code, result.err).toBe(0);
+    const { document } = await new MarkerStore(store).load();
+    expect(document.foldedThrough).toBe(2);
+    expect(Object.keys(document.files)).toEqual(['raw/orders/a.parquet', 'raw/orders/b.parquet']);
   });
 });

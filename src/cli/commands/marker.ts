@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { MarkerCorruptError, PreconditionFailedError } from '../../errors.js';
-import { MARKER_KEY, parseMarker } from '../../state/marker.js';
+import { MARKER_KEY, MarkerStore } from '../../state/marker.js';
+import { listDeltaSeqs } from '../../state/marker-deltas.js';
 import { rebuildMarker } from '../../state/marker-rebuild.js';
 import { type CommandContext, configFrom, writeLine } from '../context.js';
 import { createStore } from '../wiring.js';
@@ -24,10 +25,12 @@ export async function markerCommand(ctx: CommandContext): Promise<number> {
   }
   const store = await createStore(configFrom(ctx));
   const old = await store.get(MARKER_KEY);
+  // The marker's updates not yet folded into it: the rebuilt document covers them (foldedThrough).
+  const deltas = await listDeltaSeqs(store);
   let oldState = 'none';
-  if (old !== undefined) {
+  if (old !== undefined || deltas.length > 0) {
     try {
-      oldState = `valid, ${Object.keys(parseMarker(old.body.toString('utf8')).files).length} entries`;
+      oldState = `valid, ${Object.keys((await new MarkerStore(store).load()).document.files).length} entries`;
     } catch (error) {
       if (!(error instanceof MarkerCorruptError)) throw error;
       oldState = 'not a valid marker';
@@ -51,7 +54,8 @@ export async function markerCommand(ctx: CommandContext): Promise<number> {
     writeLine(ctx.stdout, `kept the old marker as ${backup}`);
   }
   try {
-    await store.put(MARKER_KEY, `${JSON.stringify(rebuilt.document, null, 1)}\n`, {
+    const document = deltas.length > 0 ? { ...rebuilt.document, foldedThrough: deltas.at(-1) } : rebuilt.document;
+    await store.put(MARKER_KEY, `${JSON.stringify(document, null, 1)}\n`, {
       ...(old === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: old.etag }),
       contentType: 'application/json',
     });
