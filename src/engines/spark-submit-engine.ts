@@ -1,10 +1,10 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { JobRequest, SparkEngine } from './engine.js';
 import { PermanentJobError, RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
+import { localSparkConf } from './local-spark-conf.js';
 import { type RunReport, readRunReport } from './run-report.js';
 
 /** The job's exit code for "the input itself is unusable: never retry" (DESIGN.md). */
@@ -53,8 +53,7 @@ export class SparkSubmitEngine implements SparkEngine {
     const local = (this.#o.master ?? 'local[*]').startsWith('local');
     const conf: Record<string, string> = {
       'spark.ui.enabled': 'false',
-      // One small file per job: Spark's default of 200 shuffle partitions doubles a run's time here.
-      ...(local ? { 'spark.sql.shuffle.partitions': String(Math.max(2, 2 * availableParallelism())) } : {}),
+      ...(local ? localSparkConf() : {}),
       // In local mode the jars are on this machine: put them on the class path instead of
       // copying them (the AWS SDK bundle is 558 MB) into Spark's temp folder on every run.
       ...(local && this.#o.jars?.length ? { 'spark.driver.extraClassPath': this.#o.jars.join(':') } : {}),

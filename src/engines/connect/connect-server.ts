@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PrerequisiteError } from '../../errors.js';
 import { signalProcessGroup } from '../process-tree.js';
+import { localSparkConf } from '../local-spark-conf.js';
 import { readTail } from '../spark-submit-engine.js';
 import { portAnswers } from './spark-remote.js';
 
@@ -44,8 +44,7 @@ export function connectServerArgs(o: Omit<ConnectServerOptions, 'sparkSubmit' | 
     'spark.connect.grpc.binding.address': o.host,
     'spark.connect.grpc.binding.port': String(o.port),
     'spark.ui.enabled': 'false',
-    // Small files: Spark's default of 200 shuffle partitions costs more than the work.
-    'spark.sql.shuffle.partitions': String(Math.max(2, 2 * availableParallelism())),
+    ...localSparkConf(),
     ...(o.jars?.length ? { 'spark.driver.extraClassPath': o.jars.join(':') } : {}),
     ...o.sparkConf,
   };
