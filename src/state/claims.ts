@@ -49,6 +49,11 @@ export interface ClaimStoreOptions {
   /** @default `host/pid/random` */
   readonly owner?: string;
   readonly now?: () => Date;
+  /**
+   * Is the controller that holds a claim known to be gone? Its claim is then taken over at once
+   * instead of after its TTL. @default gone when it ran on this host and its pid no longer runs
+   */
+  readonly ownerGone?: (owner: string) => boolean;
 }
 
 /**
@@ -64,6 +69,7 @@ export class ClaimStore {
   readonly owner: string;
   readonly #store: ObjectStore;
   readonly #now: () => Date;
+  readonly #ownerGone: (owner: string) => boolean;
 
   constructor(store: ObjectStore, options: ClaimStoreOptions) {
     if (!(options.ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${options.ttlMs}`);
@@ -71,6 +77,7 @@ export class ClaimStore {
     this.ttlMs = options.ttlMs;
     this.owner = options.owner ?? defaultOwner();
     this.#now = options.now ?? (() => new Date());
+    this.#ownerGone = options.ownerGone ?? ((owner) => goneFromThisHost(owner, this.owner));
   }
 
   /** The claim's object key; the dataset is percent-encoded into one segment, so it cannot leave `metadata/claims/`. */
@@ -142,8 +149,9 @@ export class ClaimStore {
     return current === undefined ? undefined : parseClaim(objectKey, current.body.toString('utf8'));
   }
 
+  /** Held by someone: not released, not expired, and its controller not known to be gone (a restart on this host need not wait a TTL). */
   #isLive(document: ClaimDocument): boolean {
-    return document.releasedAt === undefined && Date.parse(document.expiresAt) > this.#now().getTime();
+    return document.releasedAt === undefined && Date.parse(document.expiresAt) > this.#now().getTime() && !this.#ownerGone(document.owner);
   }
 
   #write(
@@ -167,6 +175,24 @@ function pick({ dataset, key, etag }: ClaimedVersion): ClaimedVersion {
 /** `host/pid/random`: unique per controller process, and says where it runs. */
 export function defaultOwner(): string {
   return `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * True when `owner` (`host/pid/random`) ran on this host and is certainly not running now: its pid
+ * is free, or it is this process's pid with another random part (an earlier process, e.g. pid 1 of
+ * a restarted container). A pid taken by some other process cannot be told apart: not gone.
+ */
+export function goneFromThisHost(owner: string, self: string): boolean {
+  const [host, pid] = owner.split('/');
+  const [selfHost, selfPid] = self.split('/');
+  if (host !== selfHost || pid === undefined || !/^\d+$/u.test(pid)) return false;
+  if (pid === selfPid) return owner !== self;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 function parseClaim(objectKey: string, text: string): ClaimDocument {

@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { CLAIMS_PREFIX, ClaimStore } from '../../src/state/claims.js';
+import { CLAIMS_PREFIX, ClaimStore, goneFromThisHost } from '../../src/state/claims.js';
 import { assertSafeKey } from '../../src/storage/keys.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { claimStoreConformance, replicaScenarios } from '../helpers/claim-store-conformance.js';
@@ -19,5 +21,30 @@ describe('claim keys', () => {
       expect(key.slice(CLAIMS_PREFIX.length)).not.toMatch(/^\.\.?\.json$|^\.\./u);
     }
     expect(ClaimStore.keyFor('a/b')).not.toBe(ClaimStore.keyFor('a%2Fb'));
+  });
+});
+
+describe('a claim of a controller on this host', () => {
+  const version = { dataset: 'orders', key: 'raw/orders/a.parquet', etag: '"e"' };
+
+  it('is taken over at once when that controller is gone (a restart need not wait for the TTL)', async () => {
+    const store = await localLake();
+    const gone = execa(process.execPath, ['-e', '']);
+    await gone;
+    const dead = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${gone.pid}/0bad` });
+    expect((await dead.acquire(version)).acquired).toBe(true);
+    const restarted = new ClaimStore(store, { ttlMs: 120_000 });
+    expect((await restarted.acquire(version)).acquired).toBe(true);
+    expect(await restarted.read('orders')).toMatchObject({ owner: restarted.owner });
+  });
+
+  it('is left to its TTL while that pid runs, or when it is another host', async () => {
+    const store = await localLake();
+    const alive = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${process.ppid}/1111` });
+    expect((await alive.acquire(version)).acquired).toBe(true);
+    expect((await new ClaimStore(store, { ttlMs: 120_000 }).acquire(version)).acquired).toBe(false);
+    expect(goneFromThisHost(`other-host/${2 ** 22 + 7}/x`, `${hostname()}/1/y`)).toBe(false);
+    // The same pid as this process but another random part: an earlier process (pid 1 of a restarted container).
+    expect(goneFromThisHost(`${hostname()}/${process.pid}/aaaa`, `${hostname()}/${process.pid}/bbbb`)).toBe(true);
   });
 });
