@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rename, rm } from 'node:fs/promises';
+import { readFile, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -69,7 +69,7 @@ describe('crash safety on a local lake with the real spark-submit', { timeout: 3
     await execa(venvPython(), ['demo/make_demo_data.py', '--lake', lake]);
     // One file at a time: the second orders file comes back for the second step.
     await rename(path.join(lake, second), path.join(root, 'second.parquet'));
-    await rm(path.join(lake, 'raw/customers'), { recursive: true });
+    await rename(path.join(lake, 'raw/customers'), path.join(root, 'customers'));
     store = new LocalObjectStore(lake);
   });
 
@@ -130,5 +130,27 @@ describe('crash safety on a local lake with the real spark-submit', { timeout: 3
     const ids = await curatedIds();
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toContain(1002);
+  });
+
+  it('two controllers started at once on the lake run a new version exactly once between them', async () => {
+    await rename(path.join(root, 'customers'), path.join(lake, 'raw/customers'));
+    const [a, b] = await Promise.all([once(), once()]);
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    const summaries = [a, b].map((r) => JSON.parse(String(r.stdout).trim().split('\n').at(-1) ?? '') as Record<string, number>);
+    // One ran it; the other found the dataset claimed (left pending for its next pass) or already recorded.
+    expect(summaries.map((s) => s['processed']).sort()).toEqual([0, 1]);
+    const other = summaries.find((s) => s['processed'] === 0);
+    expect((other?.['pending'] ?? 0) + (other?.['upToDate'] ?? 0)).toBe(3);
+    // Every successful run wrote a report: one per version over all steps, none twice.
+    const reports = await Promise.all(
+      (await readdir(path.join(lake, 'metadata/runs'))).map(
+        async (f) => JSON.parse(await readFile(path.join(lake, 'metadata/runs', f), 'utf8')) as { key: string; status: string },
+      ),
+    );
+    const runsPerKey: Record<string, number> = {};
+    for (const r of reports) if (r.status === 'succeeded') runsPerKey[r.key] = (runsPerKey[r.key] ?? 0) + 1;
+    const states = await versionStates(store);
+    expect(Object.values(states)).toEqual(['processed', 'processed', 'processed']);
+    expect(runsPerKey).toEqual(Object.fromEntries(Object.keys(states).map((k) => [k, 1])));
   });
 });
