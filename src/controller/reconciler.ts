@@ -189,10 +189,16 @@ export class Reconciler {
     });
     try {
       // Read again now that the claim is ours: the listing may be older than another controller's record.
-      const [{ document: marker }, { document: dead }] = await Promise.all([
-        this.#o.marker.load(signals.stopStarting),
-        this.#o.deadLetters.load(signals.stopStarting),
-      ]);
+      let reread;
+      try {
+        reread = await Promise.all([this.#o.marker.load(signals.stopStarting), this.#o.deadLetters.load(signals.stopStarting)]);
+      } catch (error) {
+        if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
+        throw error; // a marker or dead-letter document that cannot be read stops the pass, as at its start
+      }
+      const [{ document: marker }, { document: dead }] = reread;
+      // A stop (SIGTERM) that came while claiming: start nothing new.
+      if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
       if (isProcessed(marker, c.key, c.etag)) return { kind: 'not-run', state: 'processed' };
       if (isDeadLettered(dead, c.key, c.etag)) return { kind: 'not-run', state: 'dead-lettered' };
       const stopJobs = signals.stopJobs ? AbortSignal.any([signals.stopJobs, heartbeat.lost]) : heartbeat.lost;
