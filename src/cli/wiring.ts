@@ -8,6 +8,7 @@ import { loadDatasetSpecs } from '../datasets/load-specs.js';
 import { candidateFilter } from '../discovery/candidates.js';
 import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { ClaimStore } from '../state/claims.js';
 import { DeadLetterStore } from '../state/dead-letters.js';
 import { MarkerStore } from '../state/marker.js';
 import { LocalObjectStore } from '../storage/local-store.js';
@@ -70,6 +71,7 @@ export async function createWatcher(config: Config): Promise<Watcher> {
     specs,
     maxConcurrentJobs: config.maxConcurrentJobs,
     retry: config.retry,
+    claims: new ClaimStore(store, { ttlMs: config.claimTtlMs }),
   });
   let closing: Promise<void> | undefined;
   return { config, store, marker, deadLetters, reconciler, engine, close: () => (closing ??= engine.close()) };

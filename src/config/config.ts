@@ -62,6 +62,8 @@ export interface Config {
   readonly runLogDir: string;
   /** Retries of retryable job failures. @default 3 attempts, waits from 10 s to 300 s */
   readonly retry: RetryPolicy;
+  /** A controller's claim on a dataset lives this long unless renewed (every third of it). @default 120 s */
+  readonly claimTtlMs: number;
   /** The environment Spark processes start with: this one, less ACCESS_KEY and SECRET_KEY. */
   readonly childEnv: Readonly<Record<string, string>>;
   /** With ENGINE=emr-serverless. */
@@ -184,6 +186,13 @@ export const SETTINGS: readonly Setting[] = [
   },
   { name: 'RETRY_BASE_SECONDS', default: '10', meaning: 'Wait after the first retryable failure: from this to twice this, with jitter' },
   { name: 'RETRY_MAX_SECONDS', default: '300', meaning: 'The wait doubles after each failure, up to this' },
+  // Replicas
+  {
+    name: 'CLAIM_TTL_SECONDS',
+    default: '120',
+    meaning:
+      "Several controllers may share a lake: each claims a dataset while it runs one of its versions, renewing every third of this; a dead controller's claim is taken over after it",
+  },
 ];
 
 /**
@@ -311,6 +320,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `RETRY_BASE_SECONDS=${shown('RETRY_BASE_SECONDS')} is more than RETRY_MAX_SECONDS=${JSON.stringify(String(retryMaxSeconds))}; the first wait cannot be longer than the longest, so lower the base or raise the maximum.`,
     );
   }
+  const claimTtlSeconds = integer('CLAIM_TTL_SECONDS', 120, 3, 86_400, 'seconds');
   const exists = options.exists ?? (() => false);
   const datasetsValue = value('DATASETS_DIR');
   const defaultDatasets = path.resolve(options.cwd, 'datasets');
@@ -353,6 +363,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
     retry: { maxAttempts, baseDelayMs: retryBaseSeconds * 1000, maxDelayMs: retryMaxSeconds * 1000 },
+    claimTtlMs: claimTtlSeconds * 1000,
     childEnv,
     ...(emr !== undefined ? { emr } : {}),
     ...(metrics !== undefined ? { metrics } : {}),

@@ -43,6 +43,11 @@ export interface ControllerEvents {
   'job:failed': JobContext & { readonly error: unknown; readonly permanent: boolean; readonly durationMs: number };
   /** A dead-lettered version (same key and ETag), passed over; `reason` is its dead letter's message. */
   'job:held': Omit<JobContext, 'runId'> & { readonly reason: string };
+  /**
+   * Another controller (replica) holds the claim on the version's dataset and it has not expired:
+   * the version is left pending for a later pass. `runningKey` is the version that controller runs.
+   */
+  'job:claimed-elsewhere': Omit<JobContext, 'runId'> & { readonly owner: string; readonly expiresAt: string; readonly runningKey: string };
   /** A retryable failure; attempt `attempt + 1` starts after `delayMs`. */
   'job:retrying': JobContext & { readonly attempt: number; readonly delayMs: number; readonly error: unknown };
   /** The version failed for good (permanent, or out of attempts) and is now in metadata/dead_letter.json. */

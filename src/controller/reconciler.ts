@@ -4,11 +4,13 @@ import type { CandidateVersion } from '../discovery/candidates.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
+import type { ClaimStore } from '../state/claims.js';
 import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
 import type { JobFailure } from '../state/job-failure.js';
 import { type MarkerStore, isProcessed } from '../state/marker.js';
 import type { ControllerEvents, JobContext, PassScope } from './events.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.js';
+import { keepClaim } from './claim-heartbeat.js';
 import { runLimited } from './limited-runner.js';
 import type { JobOutcome, PassSummary } from './pass-summary.js';
 import { type AttemptResult, type Sleep, realSleep, runWithRetries } from './retrying-run.js';
@@ -30,7 +32,20 @@ export interface ReconcilerOptions {
   readonly sleep?: Sleep;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /**
+   * Replica safety: each version's dataset is claimed (a lease in metadata/claims/) before it runs,
+   * so several controllers can share one lake. undefined: this controller is assumed to be alone.
+   */
+  readonly claims?: ClaimStore;
+  /** The wait between claim renewals (every third of the TTL). @default a real, abortable timer */
+  readonly heartbeatSleep?: Sleep;
 }
+
+/** Not run: another controller holds the claim or a stop came first (pending), or it was settled meanwhile. */
+type NotRunState = 'pending' | 'processed' | 'dead-lettered';
+
+/** How a runnable version ended when its claim came first: it ran, or it was left as it is. */
+type ClaimedRun = { readonly kind: 'ran'; readonly outcome: JobOutcome } | { readonly kind: 'not-run'; readonly state: NotRunState };
 
 export interface PassSignals {
   /** Aborted: start no new job (jobs already running go on). */
@@ -93,6 +108,7 @@ export class Reconciler {
       .filter((c) => !isProcessed(document, c.key, c.etag))
       .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const results: JobOutcome[] = [];
+    const notRun: Array<{ readonly key: string; readonly state: NotRunState }> = [];
     let passedOver = 0;
     const runnable = todo.filter((c) => {
       if (!isDeadLettered(dead, c.key, c.etag)) return true;
@@ -114,30 +130,88 @@ export class Reconciler {
       groupOf: (c) => c.dataset,
       signal: stopStarting,
       run: async (c) => {
-        results.push(await this.#runVersion(passId, c, { stopStarting, stopJobs }));
+        const run = await this.#claimAndRun(passId, c, {
+          ...(stopStarting ? { stopStarting } : {}),
+          ...(stopJobs ? { stopJobs } : {}),
+        });
+        if (run.kind === 'ran') results.push(run.outcome);
+        else notRun.push({ key: c.key, state: run.state });
       },
     });
     const failed = results.filter((r) => r.status === 'failed');
     const leftToDo = failed.filter((r) => r.deadLettered !== true);
+    const notRunIn = (state: NotRunState) => notRun.filter((r) => r.state === state);
     return {
       passId,
       processed: results.length - failed.length,
       failed: failed.length,
-      deadLettered: passedOver + failed.length - leftToDo.length,
+      deadLettered: passedOver + failed.length - leftToDo.length + notRunIn('dead-lettered').length,
       skipped: Object.values(skipped).reduce((a, b) => a + b, 0),
-      pending: notStarted.length + leftToDo.length,
-      upToDate: candidates.length - todo.length,
+      pending: notStarted.length + leftToDo.length + notRunIn('pending').length,
+      // Another controller finished it between this pass's listing and its claim.
+      upToDate: candidates.length - todo.length + notRunIn('processed').length,
       results,
-      unfinishedKeys: [...leftToDo.map((r) => r.key), ...notStarted.map((c) => c.key)],
+      unfinishedKeys: [...leftToDo.map((r) => r.key), ...notStarted.map((c) => c.key), ...notRunIn('pending').map((r) => r.key)],
     };
   }
 
+  /**
+   * With claims (replicas): claim the version's dataset, check the version is still to do (another
+   * controller may have recorded it since this pass listed), run it while renewing the claim, then
+   * release the claim. A claim held by a live other controller leaves the version pending for a
+   * later pass; a claim taken over (this controller stalled past the TTL) stops the job like a shutdown.
+   */
+  async #claimAndRun(passId: string, c: CandidateVersion, signals: PassSignals): Promise<ClaimedRun> {
+    const claims = this.#o.claims;
+    if (claims === undefined) return { kind: 'ran', outcome: await this.#runVersion(passId, c, signals) };
+    const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
+    let acquired;
+    try {
+      acquired = await claims.acquire(c, signals.stopStarting);
+    } catch (error) {
+      if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
+      const runId = newRunId(this.#now(), c);
+      const claimError = new RetryableError(`claiming ${c.dataset} for ${c.key} failed`, { cause: error });
+      this.events.emit('job:failed', { ...base, runId, error: claimError, permanent: false, durationMs: 0 });
+      return {
+        kind: 'ran',
+        outcome: { key: c.key, etag: c.etag, dataset: c.dataset, runId, status: 'failed', durationMs: 0, error: describeError(claimError) },
+      };
+    }
+    if (!acquired.acquired) {
+      const { owner, expiresAt, key: runningKey } = acquired.heldBy;
+      this.events.emit('job:claimed-elsewhere', { ...base, owner, expiresAt, runningKey });
+      return { kind: 'not-run', state: 'pending' };
+    }
+    const heartbeat = keepClaim(claims, acquired.claim, {
+      everyMs: Math.max(1, Math.floor(claims.ttlMs / 3)),
+      sleep: this.#o.heartbeatSleep ?? realSleep,
+    });
+    try {
+      // Read again now that the claim is ours: the listing may be older than another controller's record.
+      let reread;
+      try {
+        reread = await Promise.all([this.#o.marker.load(signals.stopStarting), this.#o.deadLetters.load(signals.stopStarting)]);
+      } catch (error) {
+        if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
+        throw error; // a marker or dead-letter document that cannot be read stops the pass, as at its start
+      }
+      const [{ document: marker }, { document: dead }] = reread;
+      // A stop (SIGTERM) that came while claiming: start nothing new.
+      if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
+      if (isProcessed(marker, c.key, c.etag)) return { kind: 'not-run', state: 'processed' };
+      if (isDeadLettered(dead, c.key, c.etag)) return { kind: 'not-run', state: 'dead-lettered' };
+      const stopJobs = signals.stopJobs ? AbortSignal.any([signals.stopJobs, heartbeat.lost]) : heartbeat.lost;
+      return { kind: 'ran', outcome: await this.#runVersion(passId, c, { ...signals, stopJobs }) };
+    } finally {
+      const latest = await heartbeat.stop();
+      // A claim that cannot be released expires after its TTL; the version's state is already recorded.
+      await claims.release(latest).catch(() => undefined);
+    }
+  }
+
   /** A version's attempts (retried with backoff) and its final state: processed, dead-lettered, or left pending. */
-  async #runVersion(
-    passId: string,
-    c: CandidateVersion,
-    { stopStarting, stopJobs }: { stopStarting: AbortSignal | undefined; stopJobs: AbortSignal | undefined },
-  ): Promise<JobOutcome> {
+  async #runVersion(passId: string, c: CandidateVersion, { stopStarting, stopJobs }: PassSignals): Promise<JobOutcome> {
     const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
     const result = await runWithRetries<JobOutcome>({
       key: c.key,

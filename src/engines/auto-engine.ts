@@ -36,6 +36,10 @@ export class AutoEngine implements SparkEngine {
     return this.#o.connect;
   }
 
+  get localEngine(): SparkEngine {
+    return this.#o.local;
+  }
+
   async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
     if (!(await this.#o.connectAnswers(signal))) {
       this.#switch('local', 'the Spark Connect server does not answer');

@@ -1,7 +1,9 @@
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectStore } from '../storage/object-store.js';
+import { TypedEmitter } from '../controller/typed-emitter.js';
 import type { JobRequest, SparkEngine } from './engine.js';
+import { JobProcessRecords, type StoppedOrphan } from './job-process-records.js';
 import { PermanentJobError, RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
 import { localSparkConf } from './local-spark-conf.js';
@@ -30,6 +32,16 @@ export interface SparkSubmitEngineOptions {
   /** Extra jars for the driver and executors (hadoop-aws for s3a). */
   readonly jars?: readonly string[];
   readonly spawn?: SpawnFn;
+  /**
+   * Where each running job's process group is recorded, so a controller started after one that
+   * was killed stops that one's orphaned jobs. @default `<logDir>/running/`
+   */
+  readonly processRecords?: JobProcessRecords;
+}
+
+export interface SparkSubmitEngineEvents {
+  /** A job left running by a controller that is gone (killed) was stopped before this one ran anything. */
+  'orphan:stopped': StoppedOrphan;
 }
 
 /**
@@ -38,14 +50,28 @@ export interface SparkSubmitEngineOptions {
  */
 export class SparkSubmitEngine implements SparkEngine {
   readonly name = 'local' as const;
+  readonly events = new TypedEmitter<SparkSubmitEngineEvents>();
   readonly #o: SparkSubmitEngineOptions;
   readonly #spawn: SpawnFn;
   readonly #running = new Set<number>();
+  readonly #records: JobProcessRecords;
+  #orphansStopped: Promise<void> | undefined;
 
   constructor(options: SparkSubmitEngineOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
     this.#o = options;
     this.#spawn = options.spawn ?? spawnProcessGroup;
+    this.#records = options.processRecords ?? new JobProcessRecords(path.join(options.logDir, 'running'));
+  }
+
+  /**
+   * Once, before the first job: stops the jobs a killed controller left running (see
+   * JobProcessRecords), so none of them writes the same outputs as a rerun of its version.
+   */
+  stopOrphans(signal?: AbortSignal): Promise<void> {
+    return (this.#orphansStopped ??= (async () => {
+      for (const orphan of await this.#records.stopOrphans(signal)) this.events.emit('orphan:stopped', orphan);
+    })());
   }
 
   /** The exact argument array (no shell ever parses it). */
@@ -81,6 +107,7 @@ export class SparkSubmitEngine implements SparkEngine {
 
   async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
     signal?.throwIfAborted();
+    await this.stopOrphans(signal);
     await mkdir(this.#o.logDir, { recursive: true });
     const logPath = path.join(this.#o.logDir, `${job.runId}.log`);
     await writeFile(logPath, '', { mode: 0o600 }); // the job appends; a retried run id starts clean
@@ -94,7 +121,11 @@ export class SparkSubmitEngine implements SparkEngine {
       outputFile: logPath,
     });
     const pid = child.pid;
-    if (pid !== undefined) this.#running.add(pid);
+    if (pid !== undefined) {
+      this.#running.add(pid);
+      // Best effort: without the record a killed controller's job is not stopped by the next one, but this job runs.
+      await this.#records.add(job.runId, pid).catch(() => undefined);
+    }
 
     const timeout = AbortSignal.timeout(this.#o.timeoutMs);
     const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -113,7 +144,10 @@ export class SparkSubmitEngine implements SparkEngine {
       clearTimeout(killTimer);
       // Whatever the job left behind in its group (a Python worker, a daemon) goes with it.
       signalProcessGroup(pid, 'SIGKILL');
-      if (pid !== undefined) this.#running.delete(pid);
+      if (pid !== undefined) {
+        this.#running.delete(pid);
+        await this.#records.remove(job.runId).catch(() => undefined);
+      }
     }
 
     const details = { runId: job.runId, exitCode: exit.exitCode, logPath };

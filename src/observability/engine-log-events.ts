@@ -1,6 +1,7 @@
 import type winston from 'winston';
 import { AutoEngine } from '../engines/auto-engine.js';
 import { ConnectEngine } from '../engines/connect/connect-engine.js';
+import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
 import { EmrServerlessEngine } from '../engines/emr/emr-serverless-engine.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { logEmrEvents } from './emr-log-events.js';
@@ -20,6 +21,17 @@ export function logEngineEvents(engine: SparkEngine, logger: winston.Logger): vo
           from,
           reason,
         },
+      ),
+    );
+  }
+  const local = engine instanceof AutoEngine ? engine.localEngine : engine;
+  if (local instanceof SparkSubmitEngine) {
+    local.events.on('orphan:stopped', ({ runId, pgid, controllerPid, processes }) =>
+      logger.warn(
+        processes > 0
+          ? `stopped run ${runId} (process group ${pgid}): its controller (pid ${controllerPid}) is gone; its version runs again`
+          : `run ${runId} of a controller that is gone (pid ${controllerPid}) had already ended`,
+        { event: 'orphan:stopped', engine: 'local', runId, pgid, controllerPid, processes },
       ),
     );
   }

@@ -21,6 +21,7 @@ export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWa
   'job:succeeded': [...JOB_FIELDS, 'durationMs', 'outcome', 'rows'],
   'job:failed': [...JOB_FIELDS, 'durationMs', 'outcome', 'permanent', 'error'],
   'job:held': ['passId', 'key', 'etag', 'dataset', 'engine', 'reason'],
+  'job:claimed-elsewhere': ['passId', 'key', 'etag', 'dataset', 'engine', 'owner', 'expiresAt', 'runningKey'],
   'job:retrying': [...JOB_FIELDS, 'delayMs', 'error'],
   'job:dead-lettered': ['passId', 'runId', 'key', 'etag', 'dataset', 'engine', 'attempts', 'errorClass', 'reason'],
   'message:ignored': ['messageId', 'reason'],
@@ -84,6 +85,12 @@ export function logControllerEvents(reconciler: Reconciler, logger: winston.Logg
   );
   ev.on('job:held', ({ reason, ...ctx }) =>
     logger.debug(`held back (failed permanently before): ${ctx.key}`, { event: 'job:held', ...ctx, reason }),
+  );
+  ev.on('job:claimed-elsewhere', (e) =>
+    logger.info(`left for now: ${e.dataset} is being run by ${e.owner} (claim expires ${e.expiresAt}): ${e.key}`, {
+      event: 'job:claimed-elsewhere',
+      ...e,
+    }),
   );
 }
 

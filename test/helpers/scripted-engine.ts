@@ -48,7 +48,13 @@ export class ScriptedEngine implements SparkEngine {
       if (behaviour === 'hold') {
         await new Promise<void>((resolve, reject) => {
           this.#releases.set(job.key, resolve);
-          signal?.addEventListener('abort', () => reject(new RetryableJobError('stopped', { runId: job.runId })), { once: true });
+          signal?.addEventListener(
+            'abort',
+            () => reject(new RetryableJobError('stopped', { runId: job.runId }, { cause: signal.reason })),
+            {
+              once: true,
+            },
+          );
         });
         // The test may have scripted what happens after the release.
         behaviour = this.#next(job.key);
