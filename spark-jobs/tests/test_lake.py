@@ -25,7 +25,7 @@ def test_parse_key_derives_dataset_and_outputs(key, dataset, cleaned):
 @pytest.mark.parametrize(
     "key",
     ["cleaned/a.parquet", "/raw/a.parquet", "raw/../x.parquet", "raw/a/./b.parquet", "raw//a.parquet",
-     "raw/a\x00.parquet", "raw/", "raw/.parquet", "", "rawx/a.parquet"],
+     "raw/a\x00.parquet", "raw/", "raw/.parquet", "", "rawx/a.parquet", "raw/a/2026-11-01T10:00:00.parquet"],
 )  # fmt: skip
 def test_parse_key_rejects_bad_keys(key):
     with pytest.raises(InvalidKeyError):
@@ -45,3 +45,8 @@ def test_join_and_glob_escape():
     assert join_uri("s3a://b/p", "raw/a.parquet") == "s3a://b/p/raw/a.parquet"
     assert join_uri("file:///l/", "/cleaned/", "x") == "file:///l/cleaned/x"
     assert escape_glob("file:///l/a[1]{x}*?.parquet") == r"file:///l/a\[1\]\{x\}\*\?.parquet"
+
+
+def test_parse_key_names_the_colon_and_the_key():
+    with pytest.raises(InvalidKeyError, match=r"':'.*rename the object.*'raw/a/b:c\.parquet'"):
+        parse_key("raw/a/b:c.parquet")

@@ -109,6 +109,10 @@ def parse_key(key: str) -> RawFile:
         raise InvalidKeyError(f"key has an empty path segment: {key!r}")
     if any(s in (".", "..") for s in segments):
         raise InvalidKeyError(f"key has a '.' or '..' segment: {key!r}")
+    if ":" in key:
+        # Hadoop reads `a:b` in a path segment as a URI scheme ("Relative path in absolute URI",
+        # HADOOP-3257), so Spark fails to read such a file on every file system, S3A included.
+        raise InvalidKeyError(f"key has a ':', which Spark's Hadoop paths cannot read; rename the object: {key!r}")
     if len(segments) < 2:
         raise InvalidKeyError(f"key names no file under raw/: {key!r}")
     name = _PARQUET_SUFFIX.sub("", segments[-1])
