@@ -38,7 +38,14 @@ from watcher_job.errors import (
     RetryableJobError,
     UnreadableInputError,
 )
-from watcher_job.lake import RawFile, escape_glob, join_uri, normalize_lake_root, parse_key
+from watcher_job.lake import (
+    RawFile,
+    check_output_keys_fit,
+    escape_glob,
+    join_uri,
+    normalize_lake_root,
+    parse_key,
+)
 from watcher_job.merge import merge_into_curated
 from watcher_job.report import FAILED, SUCCEEDED, utc_now_iso, write_report
 from watcher_job.sparkio import (
@@ -95,6 +102,7 @@ def _plan(args: JobArgs) -> _Plan:
     if args.report is not None:
         normalize_lake_root(args.report)  # same scheme rules as the lake
     raw = parse_key(args.key)
+    check_output_keys_fit(lake, raw)
     return _Plan(
         lake=lake,
         raw=raw,

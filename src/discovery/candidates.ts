@@ -32,7 +32,10 @@ export function candidateFilter(glob: string = DEFAULT_CANDIDATE_GLOB): Candidat
   return (object) => {
     if (object.key.endsWith('/')) return 'folder-marker';
     const rel = object.key.startsWith(RAW_PREFIX) ? object.key.slice(RAW_PREFIX.length) : object.key;
-    if (rel.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'))) {
+    // `.` and `..` are not hidden names but unsafe keys: candidates, so they are dead-lettered by name.
+    const hidden = (segment: string): boolean =>
+      segment.startsWith('_') || (segment.startsWith('.') && segment !== '.' && segment !== '..');
+    if (rel.split('/').some(hidden)) {
       return 'hidden-or-temporary';
     }
     if (!matches.test(rel)) return 'not-matching';

@@ -21,8 +21,10 @@ describe('candidates', () => {
     expect(isCandidate(obj('raw/orders/a.parquet.tmp'))).toBe('not-matching');
   });
 
-  it('takes a zero-byte Parquet key too (the reconciler dead-letters it as empty)', () => {
+  it('takes a zero-byte Parquet key and "." or ".." segments too (the reconciler dead-letters them by name)', () => {
     expect(isCandidate(obj('raw/orders/a.parquet', 0))).toBeUndefined();
+    expect(isCandidate(obj('raw/orders/../../x.parquet'))).toBeUndefined();
+    expect(isCandidate(obj('raw/./x.parquet'))).toBeUndefined();
   });
 
   it('takes a configurable glob', () => {
