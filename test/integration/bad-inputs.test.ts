@@ -56,9 +56,11 @@ async function expectDeadLetteredForGood(
 
 /**
  * Issue 7's bad-input suite: one test per kind of bad or awkward input, end to end through the
- * controller with the real job on one warm Spark Connect server. Each ends processed or
- * dead-lettered with a reason that names the problem; a good file of the same dataset that comes
- * after it is still processed (the watcher keeps going); and the lake is consistent afterwards.
+ * controller with the real job on one warm Spark Connect server. Every kind is put in the lake
+ * and settled by one pass (cheaper than a pass per kind); each test then checks its kind: processed
+ * with the expected rows, or dead-lettered at once with a reason that names the problem, a good
+ * file of the same dataset after a dead-lettered one still processed (the watcher keeps going),
+ * and the lake consistent (versionStates, no duplicate curated row).
  */
 describe('bad inputs, end to end (ENGINE=connect, local lake)', { timeout: 300_000 }, () => {
   let lake: string;
@@ -173,7 +175,10 @@ describe('bad inputs, end to end (ENGINE=connect, local lake)', { timeout: 300_0
 
   it('a zero-byte object is dead-lettered as empty, naming it, without running a job', async () => {
     await expectDeadLettered(K.empty, /"raw\/empty\/nothing\.parquet" is empty \(0 bytes\)/u, 'UnusableInputError');
-    expect(existsSync(path.join(lake, 'metadata/runs', `${outcome(K.empty)?.runId ?? ''}.json`))).toBe(false); // no run report: no job
+    const runId = outcome(K.empty)?.runId;
+    expect(runId).toMatch(/^\d{8}T\d{9}Z-[0-9a-f]{12}$/u);
+    expect(existsSync(path.join(lake, 'metadata/runs', `${runId}.json`))).toBe(false); // no run report: no job ran
+    expect(existsSync(path.join(lake, 'metadata/runs', `${outcome(K.text)?.runId}.json`))).toBe(true); // as a job that ran and failed has
     await expectSettled('empty', { [K.empty]: 'dead-lettered' });
   });
 
