@@ -27,6 +27,9 @@ export class PrerequisiteError extends WatcherError {}
 /** A key that would resolve outside the lake root, or is otherwise not a safe object key. */
 export class UnsafeKeyError extends PermanentError {}
 
+/** A raw object no job can use (zero bytes): dead-lettered without running one. */
+export class UnusableInputError extends PermanentError {}
+
 /** A conditional write lost: the object changed (If-Match) or exists (If-None-Match). */
 export class PreconditionFailedError extends RetryableError {
   constructor(

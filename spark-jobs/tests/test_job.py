@@ -2,7 +2,7 @@
 
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -369,6 +369,35 @@ def test_nested_columns_reach_curated_and_glob_chars_in_key(spark, lake):
     assert run(lake, key="raw/nested/a[1] b.parquet", spec=None) == 0
     assert report(lake)["rows"] == {"read": 2, "cleaned": 1, "quarantined": 0, "curated": 1}
     assert read(spark, lake, "curated/nested").collect()[0].attrs == {"k": "v"}
+
+
+def test_int96_and_ancient_dates_are_read_and_written_as_they_are(spark, lake):
+    # Written by pyarrow (no Spark metadata): Spark 3.5 would refuse dates before 1582 by default.
+    seen = [datetime(2026, 11, 1, 9, 15, 0, 123456), datetime(1900, 1, 1), datetime(1, 1, 1)]
+    born = [datetime(2026, 11, 1).date(), datetime(1900, 1, 1).date(), datetime(1, 1, 1).date()]
+    table = pa.table({"id": [1, 2, 3], "seen_at": pa.array(seen, pa.timestamp("us")), "born_on": born})
+    target = lake.path("raw/old/legacy.parquet")
+    target.parent.mkdir(parents=True)
+    pq.write_table(table, target, use_deprecated_int96_timestamps=True)
+    assert pq.ParquetFile(target).schema.column(1).physical_type == "INT96"
+    before = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    assert run(lake, key="raw/old/legacy.parquet", spec=None) == 0
+    for zone in ("cleaned/old/legacy", "curated/old"):
+        folder = lake.path(zone)
+        part = next(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+        # INT64 microseconds, not INT96: pyarrow/pandas read it back without overflowing.
+        assert pq.ParquetFile(part).schema.column(1).physical_type == "INT64", zone
+        back = pq.read_table(folder).sort_by("id")
+        assert back.column("seen_at").to_pylist() == [t.replace(tzinfo=UTC) for t in seen], zone
+        assert back.column("born_on").to_pylist() == born, zone
+    assert spark.conf.get("spark.sql.parquet.outputTimestampType") == before  # the session's own setting is back
+
+
+def test_key_with_a_colon_is_permanent_naming_it(spark, lake, capsys):
+    lake.put_table("raw/t/2026-11-01T10:00:00.parquet", {"a": [1]})
+    assert run(lake, key="raw/t/2026-11-01T10:00:00.parquet", spec=None) == 2
+    rep = _assert_permanent(lake, capsys, "run-1", marker="rename the object")
+    assert rep["error"]["type"] == "InvalidKeyError"
 
 
 def test_unexpected_error_is_retryable_with_traceback(spark, lake, capsys, monkeypatch):

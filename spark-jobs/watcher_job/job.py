@@ -11,8 +11,9 @@ The cleaned/ folder holds the PASSED rows, typed; quarantine/ holds the failed o
 
 `timingsMs` in the report: wall milliseconds per phase (read, plan, check, write, curate).
 
-Session settings (`spark.sql.ansi.enabled=false`, `spark.sql.session.timeZone=UTC`) are set for
-the run and restored afterwards, so a long-lived session can run many jobs.
+Session settings (`JOB_CONF`: no ANSI mode, UTC, dates and timestamps read and written as they
+are, timestamps written as INT64 microseconds) are set for the run and restored afterwards, so a
+long-lived session can run many jobs.
 """
 
 from __future__ import annotations
@@ -37,7 +38,14 @@ from watcher_job.errors import (
     RetryableJobError,
     UnreadableInputError,
 )
-from watcher_job.lake import RawFile, escape_glob, join_uri, normalize_lake_root, parse_key
+from watcher_job.lake import (
+    RawFile,
+    check_output_keys_fit,
+    escape_glob,
+    join_uri,
+    normalize_lake_root,
+    parse_key,
+)
 from watcher_job.merge import merge_into_curated
 from watcher_job.report import FAILED, SUCCEEDED, utc_now_iso, write_report
 from watcher_job.sparkio import (
@@ -51,7 +59,20 @@ from watcher_job.sparkio import (
 )
 from watcher_job.spec import Spec, check_rows, failed_rows, parse_spec, passed_rows, validate_spec
 
-JOB_CONF = {"spark.sql.ansi.enabled": "false", "spark.sql.session.timeZone": "UTC"}
+JOB_CONF = {
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    # Dates and timestamps are proleptic Gregorian as written (pyarrow, Impala, Spark 3+): read and
+    # write them as they are. Spark 3.5's default (EXCEPTION) fails a file holding 0001-01-01 or
+    # INT96 timestamps before 1900 when no Spark wrote it.
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    # Write timestamps as INT64 microseconds, not Spark's default INT96 (deprecated in Parquet):
+    # pyarrow and pandas read INT96 as nanoseconds and get years outside 1677-2262 wrong.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,7 @@ def _plan(args: JobArgs) -> _Plan:
     if args.report is not None:
         normalize_lake_root(args.report)  # same scheme rules as the lake
     raw = parse_key(args.key)
+    check_output_keys_fit(lake, raw)
     return _Plan(
         lake=lake,
         raw=raw,

@@ -109,6 +109,10 @@ def parse_key(key: str) -> RawFile:
         raise InvalidKeyError(f"key has an empty path segment: {key!r}")
     if any(s in (".", "..") for s in segments):
         raise InvalidKeyError(f"key has a '.' or '..' segment: {key!r}")
+    if ":" in key:
+        # Hadoop reads `a:b` in a path segment as a URI scheme ("Relative path in absolute URI",
+        # HADOOP-3257), so Spark fails to read such a file on every file system, S3A included.
+        raise InvalidKeyError(f"key has a ':', which Spark's Hadoop paths cannot read; rename the object: {key!r}")
     if len(segments) < 2:
         raise InvalidKeyError(f"key names no file under raw/: {key!r}")
     name = _PARQUET_SUFFIX.sub("", segments[-1])
@@ -117,3 +121,30 @@ def parse_key(key: str) -> RawFile:
     if len(segments) == 2:
         return RawFile(key=key, dataset=DEFAULT_DATASET, sub_path=(), name=name)
     return RawFile(key=key, dataset=segments[1], sub_path=tuple(segments[2:-1]), name=name)
+
+
+# S3 refuses longer keys (UTF-8 bytes).
+S3_MAX_KEY_BYTES = 1024
+# What Spark adds below an output folder: a part file is first written under
+# `_temporary/0/_temporary/attempt_<job>_<stage>_m_<task>_<n>/`, then committed as
+# `part-<n>-<uuid>-c000.snappy.parquet` (68 bytes); about 150 bytes in all, rounded up.
+SPARK_PART_PATH_BYTES = 160
+
+
+def check_output_keys_fit(lake: str, raw: RawFile) -> None:
+    """On S3, refuse a raw key whose cleaned/quarantine part files would be longer than S3 allows.
+
+    `quarantine/` is 7 bytes longer than `raw/`, so a raw key near 1,024 bytes cannot have its
+    outputs written; without this check the write fails late, as if it could pass on a retry.
+    """
+    if not lake.startswith(("s3a://", "s3://")):
+        return
+    prefix = lake.split("://", 1)[1].partition("/")[2]
+    longest = max((raw.cleaned, raw.quarantine), key=lambda rel: len(rel.encode("utf-8")))
+    need = len(f"{prefix}/{longest}".lstrip("/").encode("utf-8")) + SPARK_PART_PATH_BYTES
+    if need > S3_MAX_KEY_BYTES:
+        fits = len(raw.key.encode("utf-8")) - (need - S3_MAX_KEY_BYTES)
+        raise InvalidKeyError(
+            f"the outputs of this key would be longer than S3's 1,024-byte limit ({longest}/ and Spark's "
+            f"part-file names take about {need} bytes); shorten it to at most {fits} bytes: {raw.key!r}"
+        )

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type winston from 'winston';
 import { type Config, loadConfig } from '../config/config.js';
-import { type Environment, readEnvironment } from '../config/environment.js';
+import { type EnvFileSource, type Environment, readEnvironmentWithSource } from '../config/environment.js';
 import { createLogger } from '../observability/logger.js';
 
 /** What every command gets: its streams, the environment, and how to make a Config and a logger. */
@@ -11,10 +11,13 @@ export interface CommandContext {
   readonly stderr: NodeJS.WritableStream;
   readonly cwd: string;
   readonly env: Environment;
+  /** The `.env` file and the settings taken from it, so a bad value's message names the file. */
+  readonly envFile?: EnvFileSource;
 }
 
 export function configFrom(ctx: CommandContext, overrides: Record<string, string> = {}): Config {
-  return loadConfig({ ...ctx.env, ...overrides }, { cwd: ctx.cwd, exists: existsSync });
+  const envFile = ctx.envFile && { path: ctx.envFile.path, names: new Set([...ctx.envFile.names].filter((n) => !(n in overrides))) };
+  return loadConfig({ ...ctx.env, ...overrides }, { cwd: ctx.cwd, exists: existsSync, ...(envFile ? { envFile } : {}) });
 }
 
 /** Log lines go to stderr, or to `stream` (a progress line's, which keeps them above the line). */
@@ -23,7 +26,8 @@ export function loggerFor(ctx: CommandContext, config: Config, stream: NodeJS.Wr
 }
 
 export function defaultContext(args: readonly string[]): CommandContext {
-  return { args, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: readEnvironment(process.cwd()) };
+  const { env, envFile } = readEnvironmentWithSource(process.cwd());
+  return { args, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env, envFile };
 }
 
 export function writeLine(stream: NodeJS.WritableStream, text: string): void {

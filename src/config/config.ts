@@ -4,7 +4,7 @@ import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
-import type { Environment } from './environment.js';
+import type { EnvFileSource, Environment } from './environment.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
 export const DISCOVERY_MODES = ['poll', 'sqs'] as const;
@@ -199,13 +199,16 @@ export const SETTINGS: readonly Setting[] = [
  * Validates the environment into a Config. Every problem is collected, then reported in one
  * ConfigError that names each variable, what is wrong and how to fix it; secret values never appear.
  */
-export function loadConfig(env: Environment, options: { cwd: string; exists?: (p: string) => boolean }): Config {
+export function loadConfig(env: Environment, options: { cwd: string; exists?: (p: string) => boolean; envFile?: EnvFileSource }): Config {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {
     const v = env[name]?.trim();
     return v === undefined || v === '' ? undefined : v;
   };
-  const shown = (name: string): string => (SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name]));
+  // A value from .env names the file: that is where to fix it.
+  const shown = (name: string): string =>
+    (SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name])) +
+    (options.envFile?.names.has(name) ? ` (in ${options.envFile.path})` : '');
   const integer = (name: string, fallback: number, min: number, max: number, unit: string): number => {
     const raw = value(name);
     if (raw === undefined) return fallback;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DatasetSpec } from '../datasets/spec.js';
 import type { CandidateVersion } from '../discovery/candidates.js';
+import { inputProblem } from '../discovery/input-problem.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
@@ -267,6 +268,9 @@ export class Reconciler {
     const spec = this.#o.specs?.get(c.dataset);
     this.events.emit('job:started', ctx);
     try {
+      // Permanent, so dead-lettered at once: no job is started for what no job can use.
+      const problem = inputProblem(c);
+      if (problem !== undefined) throw problem;
       const report = await this.#o.engine.submit(
         // attempt: the version's attempt number counted in the bucket (EMR derives its clientToken from it)
         { runId, key: c.key, etag: c.etag, dataset: c.dataset, attempt, ...(spec ? { spec } : {}) },

@@ -17,25 +17,28 @@ export interface CandidateVersion {
 }
 
 /** Why a raw object is not a candidate; `undefined` means it is one. */
-export type SkipReason = 'folder-marker' | 'hidden-or-temporary' | 'empty' | 'not-matching';
+export type SkipReason = 'folder-marker' | 'hidden-or-temporary' | 'not-matching';
 
 export type CandidateFilter = (object: ObjectInfo) => SkipReason | undefined;
 
 /**
  * Candidates are objects under raw/ whose path below raw/ matches the glob (case-insensitive),
- * except folder markers, zero-byte objects (an upload in progress or a placeholder) and anything
- * with a path segment starting with `_` or `.` (`_temporary/`, `_SUCCESS`, `.tmp` uploads).
+ * except folder markers and anything with a path segment starting with `_` or `.` (`_temporary/`,
+ * `_SUCCESS`, `.tmp` uploads). A zero-byte `x.parquet` is a candidate: an S3 PUT is atomic, so it
+ * is a real (unusable) file, dead-lettered where users see it rather than passed over in silence.
  */
 export function candidateFilter(glob: string = DEFAULT_CANDIDATE_GLOB): CandidateFilter {
   const matches = globToRegExp(glob);
   return (object) => {
     if (object.key.endsWith('/')) return 'folder-marker';
     const rel = object.key.startsWith(RAW_PREFIX) ? object.key.slice(RAW_PREFIX.length) : object.key;
-    if (rel.split('/').some((segment) => segment.startsWith('_') || segment.startsWith('.'))) {
+    // `.` and `..` are not hidden names but unsafe keys: candidates, so they are dead-lettered by name.
+    const hidden = (segment: string): boolean =>
+      segment.startsWith('_') || (segment.startsWith('.') && segment !== '.' && segment !== '..');
+    if (rel.split('/').some(hidden)) {
       return 'hidden-or-temporary';
     }
     if (!matches.test(rel)) return 'not-matching';
-    if (object.size === 0) return 'empty';
     return undefined;
   };
 }

@@ -19,7 +19,7 @@ export class PollingDiscovery {
 
   async discover(signal?: AbortSignal): Promise<Discovery> {
     const candidates: CandidateVersion[] = [];
-    const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, empty: 0, 'not-matching': 0 };
+    const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, 'not-matching': 0 };
     for await (const object of listAll(this.#store, RAW_PREFIX, signal ? { signal } : {})) {
       const reason = this.#filter(object);
       if (reason === undefined) candidates.push({ ...object, dataset: datasetOf(object.key) });
@@ -31,7 +31,7 @@ export class PollingDiscovery {
   /** The same view for named keys only (an event said they changed): each is looked up, not listed. */
   async lookup(keys: readonly string[], signal?: AbortSignal): Promise<Discovery> {
     const candidates: CandidateVersion[] = [];
-    const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, empty: 0, 'not-matching': 0 };
+    const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, 'not-matching': 0 };
     for (const key of new Set(keys)) {
       signal?.throwIfAborted();
       if (!key.startsWith(RAW_PREFIX)) continue;

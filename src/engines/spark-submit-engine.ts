@@ -8,6 +8,7 @@ import { PermanentJobError, RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
 import { localSparkConf } from './local-spark-conf.js';
 import { type RunReport, readRunReport } from './run-report.js';
+import { withUtf8Locale } from './utf8-locale.js';
 
 /** The job's exit code for "the input itself is unusable: never retry" (DESIGN.md). */
 export const PERMANENT_EXIT_CODE = 2;
@@ -111,7 +112,7 @@ export class SparkSubmitEngine implements SparkEngine {
     await mkdir(this.#o.logDir, { recursive: true });
     const logPath = path.join(this.#o.logDir, `${job.runId}.log`);
     await writeFile(logPath, '', { mode: 0o600 }); // the job appends; a retried run id starts clean
-    const env: Record<string, string> = { ...this.#o.env };
+    const env = withUtf8Locale(this.#o.env);
     if (this.#o.pysparkPython !== undefined) env['PYSPARK_PYTHON'] = env['PYSPARK_DRIVER_PYTHON'] = this.#o.pysparkPython;
     // A local master needs no network name; this spares Spark a hostname lookup and a warning.
     if (this.#o.master?.startsWith('local') !== false) env['SPARK_LOCAL_IP'] ??= '127.0.0.1';

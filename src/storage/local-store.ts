@@ -43,7 +43,9 @@ export class LocalObjectStore implements ObjectStore {
     const objects: ObjectInfo[] = [];
     for (const key of pageKeys) {
       options.signal?.throwIfAborted();
-      const info = await this.head(key);
+      // Stat the file the walk found: listing shows every object, as S3 does, also one whose name
+      // assertSafeKey refuses (a newline, a 1,025-byte path); reading or writing it is still refused.
+      const info = await this.#info(key, path.join(this.root, ...key.split('/')));
       if (info !== undefined) objects.push(info); // deleted while we listed: S3 would not show it either
     }
     const last = pageKeys.at(-1);
@@ -68,7 +70,10 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
-    const file = await this.#pathOf(key);
+    return this.#info(key, await this.#pathOf(key));
+  }
+
+  async #info(key: string, file: string): Promise<ObjectInfo | undefined> {
     let st;
     try {
       st = await stat(file);

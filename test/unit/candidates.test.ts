@@ -11,15 +11,20 @@ describe('candidates', () => {
     expect(isCandidate(obj('raw/top.parquet'))).toBeUndefined();
   });
 
-  it('skips folder markers, temporary and hidden paths, empty objects and other files', () => {
+  it('skips folder markers, temporary and hidden paths and other files', () => {
     expect(isCandidate(obj('raw/orders/', 0))).toBe('folder-marker');
     expect(isCandidate(obj('raw/orders/_temporary/0/part.parquet'))).toBe('hidden-or-temporary');
     expect(isCandidate(obj('raw/orders/_SUCCESS'))).toBe('hidden-or-temporary');
     expect(isCandidate(obj('raw/orders/.upload.parquet'))).toBe('hidden-or-temporary');
     expect(isCandidate(obj('raw/.tmp/a.parquet'))).toBe('hidden-or-temporary');
-    expect(isCandidate(obj('raw/orders/a.parquet', 0))).toBe('empty');
     expect(isCandidate(obj('raw/orders/a.csv'))).toBe('not-matching');
     expect(isCandidate(obj('raw/orders/a.parquet.tmp'))).toBe('not-matching');
+  });
+
+  it('takes a zero-byte Parquet key and "." or ".." segments too (the reconciler dead-letters them by name)', () => {
+    expect(isCandidate(obj('raw/orders/a.parquet', 0))).toBeUndefined();
+    expect(isCandidate(obj('raw/orders/../../x.parquet'))).toBeUndefined();
+    expect(isCandidate(obj('raw/./x.parquet'))).toBeUndefined();
   });
 
   it('takes a configurable glob', () => {

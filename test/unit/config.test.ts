@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { SETTINGS, loadConfig } from '../../src/config/config.js';
-import { readEnvironment } from '../../src/config/environment.js';
+import { readEnvironment, readEnvironmentWithSource } from '../../src/config/environment.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { parseLake, sparkLakeUri } from '../../src/config/lake-location.js';
 import { ConfigError } from '../../src/errors.js';
@@ -151,6 +151,20 @@ describe('.env', () => {
       expect(env['S3SW_TEST_ONLY']).toBe('environment');
       expect(() => loadConfig(env, { cwd: dir })).toThrow(/POLL_INTERVAL_SECONDS="ten"/u);
       expect(loadConfig({ ...env, POLL_INTERVAL_SECONDS: '10' }, { cwd: dir }).lake).toEqual({ kind: 'local', root: `${dir}/from-dotenv` });
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('names the .env file for a bad value that came from it, not for one the environment set', async () => {
+    const dir = await tempDir();
+    await writeFile(`${dir}/.env`, 'LAKE=./lake\nPOLL_INTERVAL_SECONDS=ten\nMAX_ATTEMPTS=many\n');
+    vi.stubEnv('MAX_ATTEMPTS', 'lots');
+    try {
+      const { env, envFile } = readEnvironmentWithSource(dir);
+      expect(() => loadConfig(env, { cwd: dir, envFile })).toThrow(
+        new RegExp(`POLL_INTERVAL_SECONDS="ten" \\(in ${dir}/\\.env\\) is not a whole number[^\\n]*\\n.*MAX_ATTEMPTS="lots" is not`, 'u'),
+      );
     } finally {
       vi.unstubAllEnvs();
     }

@@ -66,17 +66,37 @@ describe('a reconcile pass', () => {
     expect(engine.submitted[2]?.etag).not.toBe(engine.submitted[0]?.etag);
   });
 
-  it('never submits temporary, hidden, empty or non-Parquet objects', async () => {
+  it('never submits temporary, hidden or non-Parquet objects', async () => {
     const { engine, reconciler, put } = await setup();
     await put('raw/orders/_temporary/0/part-0.parquet', 'x');
     await put('raw/orders/.upload.parquet', 'x');
     await put('raw/orders/_SUCCESS', 'x');
-    await put('raw/orders/empty.parquet', '');
     await put('raw/orders/notes.csv', 'x');
     await put('cleaned/orders/x.parquet', 'x');
     const pass = await reconciler.runPass();
     expect(engine.submitted).toEqual([]);
-    expect(pass).toMatchObject({ processed: 0, skipped: 5 });
+    expect(pass).toMatchObject({ processed: 0, skipped: 4 });
+  });
+
+  it('dead-letters an empty object and a key the lake refuses at once, naming them, without submitting a job', async () => {
+    const { root, store, engine, reconciler, put } = await setup();
+    await put('raw/orders/empty.parquet', '');
+    await mkdir(path.join(root, 'raw/orders'), { recursive: true });
+    await writeFile(path.join(root, 'raw/orders/line\nbreak.parquet'), 'x'); // listed, but no store call may use it
+    await put('raw/orders/good.parquet', 'x');
+    const pass = await reconciler.runPass();
+    expect(engine.submitted.map((j) => j.key)).toEqual(['raw/orders/good.parquet']);
+    expect(pass).toMatchObject({ processed: 1, failed: 2, deadLettered: 2, pending: 0 });
+    const { document } = await new DeadLetterStore(store).load();
+    expect(document.deadLetters['raw/orders/empty.parquet']).toMatchObject({
+      errorClass: 'UnusableInputError',
+      attempts: 1,
+      message: expect.stringMatching(/"raw\/orders\/empty\.parquet" is empty \(0 bytes\)/u),
+    });
+    expect(document.deadLetters['raw/orders/line\nbreak.parquet']).toMatchObject({
+      errorClass: 'UnsafeKeyError',
+      message: expect.stringContaining('"raw/orders/line\\nbreak.parquet": it contains a NUL or control character'),
+    });
   });
 
   it('leaves a failed version out of the marker, retries a retryable one, dead-letters a permanent one', async () => {

@@ -8,6 +8,7 @@ import { signalProcessGroup } from '../process-tree.js';
 import { localSparkConf } from '../local-spark-conf.js';
 import { readTail } from '../spark-submit-engine.js';
 import { portAnswers } from './spark-remote.js';
+import { withUtf8Locale } from '../utf8-locale.js';
 
 export const CONNECT_SERVER_CLASS = 'org.apache.spark.sql.connect.service.SparkConnectServer';
 
@@ -96,7 +97,7 @@ export async function startConnectServer(
   let child;
   try {
     child = spawn(o.sparkSubmit, connectServerArgs(o), {
-      env: { ...o.env, SPARK_LOCAL_IP: o.env['SPARK_LOCAL_IP'] ?? '127.0.0.1' },
+      env: { ...withUtf8Locale(o.env), SPARK_LOCAL_IP: o.env['SPARK_LOCAL_IP'] ?? '127.0.0.1' },
       detached: true,
       stdio: ['ignore', out, out],
     });
