@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -200,9 +199,11 @@ def test_s3a_spark_submit_end_to_end(s3, s3_endpoint, s3a_jars):
     cleaned = read_parquet_folder(s3, "cleaned/shop/2024/05/orders")
     assert [(r["order_id"], r["customer_name"], r["amount"]) for r in cleaned] == [(1, "Ann", 10.5)]
     assert cleaned[0]["_source_key"] == key and cleaned[0]["_source_etag"] == '"v1"'
-    # _ingested_at is the object's Last-Modified (S3 listing), written as a UTC wall time.
-    last_modified = raw_before["LastModified"].astimezone(UTC).replace(tzinfo=None)
-    assert abs((cleaned[0]["_ingested_at"] - last_modified).total_seconds()) < 1
+    # _ingested_at is the object's Last-Modified (S3 listing), written as an INT64 UTC instant
+    # (pyarrow reads it time-zone aware).
+    ingested = cleaned[0]["_ingested_at"]
+    assert ingested.utcoffset() is not None and ingested.utcoffset().total_seconds() == 0
+    assert abs((ingested - raw_before["LastModified"]).total_seconds()) < 1
 
     quarantine = {r["order_id"]: r["_errors"] for r in read_parquet_folder(s3, "quarantine/shop/2024/05/orders")}
     assert quarantine == {

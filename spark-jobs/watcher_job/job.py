@@ -74,6 +74,11 @@ JOB_CONF = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
+# A file up to this size is cached uncompressed (Spark's in-memory cache compresses by default):
+# for a file of a few MB the compression costs more time than the memory it saves is worth.
+SMALL_FILE_BYTES = 64 * 1024 * 1024
+SMALL_FILE_CONF = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
+
 
 @dataclass(frozen=True)
 class JobArgs:
@@ -131,31 +136,57 @@ def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[Non
                 spark.conf.set(k, v)
 
 
-def _read_raw(spark: SparkSession, uri: str) -> tuple[DataFrame, int, int | None]:
-    """Read the raw file fully (persisted) and its modification time; classify failures.
+@dataclass(frozen=True)
+class _RawFile:
+    df: DataFrame
+    rows: int
+    mtime_micros: int | None
+    size_bytes: int | None
 
-    Everything that touches the file happens here, so a corrupt footer or data page surfaces
-    as UnreadableInputError rather than later in a write.
+
+def _unreadable(exc: Exception, uri: str) -> JobError | None:
+    """What a failure of an action reading the raw file means, when its message says so."""
+    if has_marker(exc, TRANSIENT_MARKERS):
+        return RetryableJobError(f"reading {uri} failed: {marked_line(exc, TRANSIENT_MARKERS)}", type="ReadFailed")
+    if has_marker(exc, NOT_FOUND_MARKERS):
+        return UnreadableInputError(
+            f"raw object not found: {marked_line(exc, NOT_FOUND_MARKERS)}", type="InputNotFound"
+        )
+    if has_marker(exc, UNREADABLE_MARKERS):
+        return UnreadableInputError(f"not a readable Parquet file: {marked_line(exc, UNREADABLE_MARKERS)}")
+    return None
+
+
+@contextmanager
+def _reading(uri: str, *, only_marked: bool) -> Iterator[None]:
+    """Classify Spark failures of the block as failures to read the raw file at `uri`.
+
+    `only_marked`: pass on errors whose message does not say what went wrong with the file
+    (the block does more than read it); otherwise they become retryable ReadFailed.
     """
     try:
-        df = spark.read.parquet(escape_glob(uri))
-        df.schema  # noqa: B018 - reads the footer
-        mtime_rows = df.select(F.expr("unix_micros(_metadata.file_modification_time)")).limit(1).collect()
-        df = df.persist(StorageLevel.MEMORY_AND_DISK)
-        rows = df.count()  # materialises every column of every row group into the cache
+        yield
     except SPARK_ERRORS as exc:
-        if has_marker(exc, TRANSIENT_MARKERS):
-            raise RetryableJobError(
-                f"reading {uri} failed: {marked_line(exc, TRANSIENT_MARKERS)}", type="ReadFailed"
-            ) from exc
-        if has_marker(exc, NOT_FOUND_MARKERS):
-            reason = marked_line(exc, NOT_FOUND_MARKERS)
-            raise UnreadableInputError(f"raw object not found: {reason}", type="InputNotFound") from exc
-        if has_marker(exc, UNREADABLE_MARKERS):
-            reason = marked_line(exc, UNREADABLE_MARKERS)
-            raise UnreadableInputError(f"not a readable Parquet file: {reason}") from exc
-        raise RetryableJobError(f"reading {uri} failed: {one_line(exc)}", type="ReadFailed") from exc
-    return df, rows, (mtime_rows[0][0] if mtime_rows else None)
+        error = _unreadable(exc, uri)
+        if error is None and only_marked:
+            raise
+        raise error or RetryableJobError(f"reading {uri} failed: {one_line(exc)}", type="ReadFailed") from exc
+
+
+def _read_raw(spark: SparkSession, uri: str) -> _RawFile:
+    """The raw file's footer, row count, modification time and size (one small query).
+
+    The count and `_metadata` come from the footer and the file listing, so the data pages are
+    first decoded by the check (see `_check_and_write`), which classifies a corrupt page the same way.
+    """
+    with _reading(uri, only_marked=False):
+        df = spark.read.parquet(escape_glob(uri))
+        row = df.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.max(F.expr("unix_micros(_metadata.file_modification_time)")).alias("mtime"),
+            F.max(F.col("_metadata.file_size")).alias("size"),
+        ).collect()[0]
+    return _RawFile(df=df, rows=int(row["rows"]), mtime_micros=row["mtime"], size_bytes=row["size"])
 
 
 @contextmanager
@@ -175,16 +206,17 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
     cached: list[DataFrame] = []
     try:
         with _phase(report, "read"):
-            raw_df, rows_read, mtime = _read_raw(spark, raw_uri)
-        cached.append(raw_df)
-        report["rows"]["read"] = rows_read
+            raw = _read_raw(spark, raw_uri)
+        report["rows"]["read"] = raw.rows
 
         with _phase(report, "plan"):  # analysis only: no data is touched
-            cleaned = raw_df.transform(clean(plan.raw.key, args.etag, mtime, spec.null_tokens))
+            cleaned = raw.df.transform(clean(plan.raw.key, args.etag, raw.mtime_micros, spec.null_tokens))
             validate_spec(cleaned, spec)
-        checked = _check_and_write(cleaned, plan, report, cached)
-        with _phase(report, "curate"):
-            _curate(spark, checked, plan, report, cached)
+        small = raw.size_bytes is not None and raw.size_bytes <= SMALL_FILE_BYTES
+        with _session_conf(spark, SMALL_FILE_CONF if small else {}):
+            checked = _check_and_write(cleaned, plan, report, cached)
+            with _phase(report, "curate"):
+                _curate(spark, checked, plan, report, cached)
     finally:
         for df in cached:
             df.unpersist()
@@ -196,7 +228,9 @@ def _check_and_write(cleaned: DataFrame, plan: _Plan, report: dict, cached: list
     with _phase(report, "check"):
         checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(checked)
-        counts = checked.groupBy((F.size(ERRORS) > 0).alias("failed")).count().collect()
+        # The first action that decodes the raw file's data pages.
+        with _reading(join_uri(plan.lake, plan.raw.key), only_marked=True):
+            counts = checked.groupBy((F.size(ERRORS) > 0).alias("failed")).count().collect()
     by_state = {bool(r["failed"]): int(r["count"]) for r in counts}
     report["rows"]["quarantined"] = by_state.get(True, 0)
     report["rows"]["cleaned"] = by_state.get(True, 0) + by_state.get(False, 0)

@@ -122,8 +122,10 @@ describe('end to end on S3 (moto server) with the real spark-submit over s3a', {
     expect((await sparkJobs).length).toBeGreaterThan(0);
     for (const out of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(String(out)).not.toContain(SECRET);
     expect(String(first.stderr)).toContain('"level":"debug"');
-    for (const log of await readdir(path.join(work, 'logs')))
-      expect(await readFile(path.join(work, 'logs', log), 'utf8')).not.toContain(SECRET);
+    // Every file under logs/: driver logs, and the running-job records (logs/running/).
+    const logFiles = (await readdir(path.join(work, 'logs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    expect(logFiles.length).toBeGreaterThan(0);
+    for (const log of logFiles) expect(await readFile(path.join(log.parentPath, log.name), 'utf8')).not.toContain(SECRET);
     const written = await keysUnder('lake/metadata/');
     expect(written.some((k) => k.startsWith('lake/metadata/runs/'))).toBe(true);
     expect(written).toContain('lake/metadata/dead_letter.json');
