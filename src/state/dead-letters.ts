@@ -2,6 +2,7 @@ import { DeadLetterCorruptError } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ConditionalDocument, type DocumentSnapshot } from './conditional-document.js';
 import type { JobFailure } from './job-failure.js';
+import { type Fail, isRecord, parseVersionedObject } from './json-document.js';
 
 /** One document next to the marker, written like it: conditionally, merged on conflict. */
 export const DEAD_LETTER_KEY = 'metadata/dead_letter.json';
@@ -187,23 +188,14 @@ export function isDeadLettered(document: DeadLetterDocument, key: string, etag: 
 
 /** Parses and checks the document; any doubt is a DeadLetterCorruptError that says where to look. */
 export function parseDeadLetters(text: string): DeadLetterDocument {
-  const fail = (problem: string, cause?: unknown): never => {
+  const fail: Fail = (problem, cause) => {
     throw new DeadLetterCorruptError(
       `${DEAD_LETTER_KEY} is not a valid dead-letter document (${problem}). It was left untouched: fix or move it away, then start again` +
         ' (moving it away means dead-lettered versions are tried again).',
       cause === undefined ? undefined : { cause },
     );
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return fail(`not JSON: ${(error as Error).message}`, error);
-  }
-  if (!isRecord(parsed)) return fail('the top level is not a JSON object');
-  if (parsed['version'] !== DEAD_LETTER_FORMAT_VERSION) {
-    return fail(`"version" is ${JSON.stringify(parsed['version'])}; this build reads version ${DEAD_LETTER_FORMAT_VERSION}`);
-  }
+  const parsed = parseVersionedObject(text, DEAD_LETTER_FORMAT_VERSION, fail);
   const deadLetters = parsed['deadLetters'] ?? {};
   const attempts = parsed['attempts'] ?? {};
   if (!isRecord(deadLetters)) return fail('"deadLetters" is not an object');
@@ -225,8 +217,4 @@ export function parseDeadLetters(text: string): DeadLetterDocument {
     deadLetters: deadLetters as Record<string, DeadLetterEntry>,
     attempts: attempts as Record<string, AttemptRecord>,
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

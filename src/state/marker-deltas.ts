@@ -1,5 +1,6 @@
 import { MarkerCorruptError } from '../errors.js';
 import { listAll, type ObjectStore } from '../storage/object-store.js';
+import { type Fail, isRecord, parseVersionedObject } from './json-document.js';
 import type { ProcessedEntry } from './marker.js';
 
 /**
@@ -41,27 +42,18 @@ export async function listDeltaSeqs(store: ObjectStore, signal?: AbortSignal): P
 /** Parses and checks one delta; any doubt is a MarkerCorruptError that names it and says what to do. */
 export function parseDelta(text: string, seq: number): MarkerDelta {
   const key = deltaKey(seq);
-  const fail = (problem: string, cause?: unknown): never => {
+  const fail: Fail = (problem, cause) => {
     throw new MarkerCorruptError(
       `${key} (an update of the marker not yet folded into it) is not valid (${problem}). It was left untouched: fix or delete it,` +
         ' or rebuild the marker from the run reports (`s3-spark-watcher marker rebuild`), and start again.',
       cause === undefined ? undefined : { cause },
     );
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return fail(`not JSON: ${(error as Error).message}`, error);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('the top level is not a JSON object');
-  const { version, seq: stored, files } = parsed as Record<string, unknown>;
-  if (version !== DELTA_FORMAT_VERSION)
-    return fail(`"version" is ${JSON.stringify(version)}; this build reads version ${DELTA_FORMAT_VERSION}`);
+  const { seq: stored, files } = parseVersionedObject(text, DELTA_FORMAT_VERSION, fail);
   if (stored !== seq) return fail(`"seq" is ${JSON.stringify(stored)}, not ${seq}`);
-  if (typeof files !== 'object' || files === null || Array.isArray(files)) return fail('"files" is not an object');
+  if (!isRecord(files)) return fail('"files" is not an object');
   for (const [k, entry] of Object.entries(files)) {
-    if (typeof entry !== 'object' || entry === null || typeof (entry as Record<string, unknown>)['etag'] !== 'string') {
+    if (!isRecord(entry) || typeof entry['etag'] !== 'string') {
       return fail(`the entry for ${JSON.stringify(k)} has no "etag"`);
     }
   }

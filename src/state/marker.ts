@@ -2,6 +2,7 @@ import { MarkerCorruptError, PreconditionFailedError, RetryableError } from '../
 import type { ObjectStore } from '../storage/object-store.js';
 import type { RowCounts } from '../engines/run-report.js';
 import type { DocumentSnapshot } from './conditional-document.js';
+import { type Fail, isRecord, parseVersionedObject } from './json-document.js';
 import { type MarkerDelta, deltaKey, deltaText, listDeltaSeqs, parseDelta } from './marker-deltas.js';
 
 /** Name and place kept from the original s3_watcher.py design. */
@@ -191,7 +192,7 @@ export function isProcessed(document: MarkerDocument, key: string, etag: string)
 
 /** Parses and checks the marker; any doubt is a MarkerCorruptError that says where to look. */
 export function parseMarker(text: string): MarkerDocument {
-  const fail = (problem: string, cause?: unknown): never => {
+  const fail: Fail = (problem, cause) => {
     throw new MarkerCorruptError(
       `${MARKER_KEY} is not a valid marker (${problem}). It was left untouched: fix it, rebuild it from the run reports` +
         ' (`s3-spark-watcher marker rebuild`), or move it away with metadata/processed_files.deltas/ (then every raw file is processed' +
@@ -199,16 +200,7 @@ export function parseMarker(text: string): MarkerDocument {
       cause === undefined ? undefined : { cause },
     );
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return fail(`not JSON: ${(error as Error).message}`, error);
-  }
-  if (!isRecord(parsed)) return fail('the top level is not a JSON object');
-  if (parsed['version'] !== MARKER_FORMAT_VERSION) {
-    return fail(`"version" is ${JSON.stringify(parsed['version'])}; this build reads version ${MARKER_FORMAT_VERSION}`);
-  }
+  const parsed = parseVersionedObject(text, MARKER_FORMAT_VERSION, fail);
   const files = parsed['files'];
   if (!isRecord(files)) return fail('"files" is not an object');
   for (const [key, entry] of Object.entries(files)) {
@@ -227,8 +219,4 @@ export function parseMarker(text: string): MarkerDocument {
     ...(foldedThrough === undefined ? {} : { foldedThrough: foldedThrough as number }),
     files: files as Record<string, ProcessedEntry>,
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
