@@ -89,6 +89,10 @@ def test_success_report_counts_and_outputs(spark, lake, capsys):
     cleaned = read(spark, lake, "cleaned/sales/2024/orders")
     assert cleaned.count() == 3
     assert cleaned.schema["order_id"].dataType.simpleString() == "bigint"
+    # lineage: the raw file's key, ETag and modification time (read by Spark, not a literal)
+    mtime_ms = os.stat(lake.path(KEY)).st_mtime_ns // 1_000_000
+    lineage = {(r._source_key, r._source_etag, int(r._ingested_at.timestamp() * 1000)) for r in cleaned.collect()}
+    assert lineage == {(KEY, "e1", mtime_ms)}
     quarantine = {r.order_id: r._errors for r in read(spark, lake, "quarantine/sales/2024/orders").collect()}
     assert quarantine == {"2": ["amount_non_negative"], "x": ["type:order_id"],
                           "3": ["required:order_ts", "amount_non_negative"]}  # fmt: skip

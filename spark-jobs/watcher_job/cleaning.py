@@ -1,8 +1,10 @@
 """Cleaning applied to every dataset: pure `DataFrame -> DataFrame` transforms.
 
-Order (see `clean`): snake_case names -> trim strings -> null tokens -> NaN -> drop all-null
-rows -> drop exact duplicate rows -> add lineage. Only top-level columns are touched: struct,
-array and map columns pass through as they are (not trimmed, nothing renamed inside).
+Order (see `clean`): snake_case names -> add lineage -> trim strings -> null tokens -> NaN ->
+drop all-null rows -> drop exact duplicate rows. The value transforms leave the lineage columns
+alone; lineage is constant within a file, so it changes nothing about which rows are
+duplicates. Only top-level columns are touched: struct, array and map columns pass through as
+they are (not trimmed, nothing renamed inside).
 
 Renamed columns never start with `_` (leading/trailing separators are stripped), so data
 columns cannot collide with the lineage columns `_source_key`, `_source_etag`, `_ingested_at`
@@ -15,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, FloatType, StringType
 
@@ -80,7 +82,8 @@ def normalize_column_names(df: DataFrame) -> DataFrame:
 
 
 def _map_columns(df: DataFrame, wanted: Callable[[object], bool], fn) -> DataFrame:
-    targets = {f.name for f in df.schema.fields if wanted(f.dataType)}
+    """Apply `fn` to the data columns whose type is `wanted` (lineage columns are left alone)."""
+    targets = {f.name for f in df.schema.fields if wanted(f.dataType) and f.name not in LINEAGE_COLUMNS}
     if not targets:
         return df
     return df.select(*[fn(col(c)).alias(c) if c in targets else col(c) for c in df.columns])
@@ -139,17 +142,21 @@ def drop_duplicate_rows(df: DataFrame) -> DataFrame:
     return keyed.dropDuplicates(subset).select(*[col(c) for c in df.columns])
 
 
-def add_lineage(key: str, etag: str, ingested_at_micros: int | None) -> Transform:
-    """Append `_source_key`, `_source_etag` and `_ingested_at`.
+def add_lineage(key: str, etag: str, ingested_at: Column | int | None) -> Transform:
+    """Append `_source_key`, `_source_etag` and `_ingested_at` (replacing columns of those names).
 
-    `_ingested_at` is the raw object's modification time (epoch microseconds, read once from
-    the file source's hidden `_metadata.file_modification_time`), so reprocessing the same
-    file version gives the same value; it is never the wall clock.
+    `_ingested_at` is the raw object's modification time, so reprocessing the same file version
+    gives the same value; it is never the wall clock. `job.py` passes the file source's hidden
+    column `_metadata.file_modification_time`; epoch microseconds (or None) also work. The column
+    keeps Spark's generated code the same for every file: a timestamp literal is inlined into the
+    generated Java, so a long-lived session would compile new classes for each file.
     """
-    if ingested_at_micros is None:
+    if ingested_at is None:
         ingested = F.lit(None).cast("timestamp")
+    elif isinstance(ingested_at, int):
+        ingested = F.expr(f"timestamp_micros({int(ingested_at)}L)")
     else:
-        ingested = F.expr(f"timestamp_micros({int(ingested_at_micros)}L)")
+        ingested = ingested_at
 
     def transform(df: DataFrame) -> DataFrame:
         base = [col(c) for c in df.columns if c not in LINEAGE_COLUMNS]
@@ -157,7 +164,7 @@ def add_lineage(key: str, etag: str, ingested_at_micros: int | None) -> Transfor
             *base,
             F.lit(key).cast("string").alias(SOURCE_KEY),
             F.lit(etag).cast("string").alias(SOURCE_ETAG),
-            ingested.alias(INGESTED_AT),
+            ingested.cast("timestamp").alias(INGESTED_AT),
         )
 
     return transform
@@ -166,7 +173,7 @@ def add_lineage(key: str, etag: str, ingested_at_micros: int | None) -> Transfor
 def clean(
     key: str,
     etag: str,
-    ingested_at_micros: int | None,
+    ingested_at: Column | int | None,
     null_tokens: Iterable[str] = DEFAULT_NULL_TOKENS,
 ) -> Transform:
     """The whole cleaning chain for one raw file."""
@@ -175,12 +182,12 @@ def clean(
     def transform(df: DataFrame) -> DataFrame:
         return (
             df.transform(normalize_column_names)
+            .transform(add_lineage(key, etag, ingested_at))
             .transform(trim_strings)
             .transform(null_tokens_to_null(tokens))
             .transform(nan_to_null)
             .transform(drop_all_null_rows)
             .transform(drop_duplicate_rows)
-            .transform(add_lineage(key, etag, ingested_at_micros))
         )
 
     return transform

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -140,7 +141,6 @@ def _session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[Non
 class _RawFile:
     df: DataFrame
     rows: int
-    mtime_micros: int | None
     size_bytes: int | None
 
 
@@ -174,19 +174,21 @@ def _reading(uri: str, *, only_marked: bool) -> Iterator[None]:
 
 
 def _read_raw(spark: SparkSession, uri: str) -> _RawFile:
-    """The raw file's footer, row count, modification time and size (one small query).
+    """The raw file's schema (from its footer), row count and size (one small query).
 
     The count and `_metadata` come from the footer and the file listing, so the data pages are
-    first decoded by the check (see `_check_and_write`), which classifies a corrupt page the same way.
+    first decoded by the check (see `_check`), which classifies a corrupt page the same way.
     """
     with _reading(uri, only_marked=False):
-        df = spark.read.parquet(escape_glob(uri))
+        schema = spark.read.parquet(escape_glob(uri)).schema
+        # Given the schema, the later analyses of the plan (a dozen per job) skip the footer read,
+        # which Spark runs as a job of its own each time.
+        df = spark.read.schema(schema).parquet(escape_glob(uri))
         row = df.agg(
             F.count(F.lit(1)).alias("rows"),
-            F.max(F.expr("unix_micros(_metadata.file_modification_time)")).alias("mtime"),
             F.max(F.col("_metadata.file_size")).alias("size"),
         ).collect()[0]
-    return _RawFile(df=df, rows=int(row["rows"]), mtime_micros=row["mtime"], size_bytes=row["size"])
+    return _RawFile(df=df, rows=int(row["rows"]), size_bytes=row["size"])
 
 
 @contextmanager
@@ -210,20 +212,27 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
         report["rows"]["read"] = raw.rows
 
         with _phase(report, "plan"):  # analysis only: no data is touched
-            cleaned = raw.df.transform(clean(plan.raw.key, args.etag, raw.mtime_micros, spec.null_tokens))
+            modified = F.col("_metadata.file_modification_time")  # lineage `_ingested_at`
+            cleaned = raw.df.transform(clean(plan.raw.key, args.etag, modified, spec.null_tokens))
             validate_spec(cleaned, spec)
         small = raw.size_bytes is not None and raw.size_bytes <= SMALL_FILE_BYTES
         with _session_conf(spark, SMALL_FILE_CONF if small else {}):
-            checked = _check_and_write(cleaned, plan, report, cached)
-            with _phase(report, "curate"):
-                _curate(spark, checked, plan, report, cached)
+            checked = _check(cleaned, plan, report, cached)
+            # cleaned/ and quarantine/ are written while the curated merge runs: both only read the
+            # cached checked rows, and the stages of a small file are one task each, which leaves
+            # a core idle. Every output is rewritten whole on a retry, so their order is free.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-write") as pool:
+                written = pool.submit(_write_zones, checked, plan, report)
+                with _phase(report, "curate"):
+                    _curate(spark, checked, plan, report, cached)
+                written.result()
     finally:
         for df in cached:
             df.unpersist()
 
 
-def _check_and_write(cleaned: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> DataFrame:
-    """Check the rules, count, write cleaned/ and quarantine/; returns the checked rows (cached)."""
+def _check(cleaned: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> DataFrame:
+    """Type and check the rows and count them by outcome; returns the checked rows (cached)."""
     spec = plan.spec
     with _phase(report, "check"):
         checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
@@ -234,10 +243,14 @@ def _check_and_write(cleaned: DataFrame, plan: _Plan, report: dict, cached: list
     by_state = {bool(r["failed"]): int(r["count"]) for r in counts}
     report["rows"]["quarantined"] = by_state.get(True, 0)
     report["rows"]["cleaned"] = by_state.get(True, 0) + by_state.get(False, 0)
+    return checked
+
+
+def _write_zones(checked: DataFrame, plan: _Plan, report: dict) -> None:
+    """Write the passed rows to cleaned/ and the failed ones to quarantine/."""
     with _phase(report, "write"):
         checked.transform(passed_rows).write.mode("overwrite").parquet(plan.outputs["cleaned"])
         checked.transform(failed_rows).write.mode("overwrite").parquet(plan.outputs["quarantine"])
-    return checked
 
 
 def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> None:

@@ -90,8 +90,10 @@ def read_curated(
 
 
 def _null_safe_semi(left: DataFrame, right: DataFrame, names: list[str], how: str) -> DataFrame:
+    # The right side's columns are renamed `__p<i>` (no data column starts with `_`), so plain
+    # names resolve to one side each: no `df[name]`, which costs a schema round trip on Connect.
     renamed = right.select(*[col(n).alias(f"__p{i}") for i, n in enumerate(names)])
-    cond = reduce(lambda a, b: a & b, [left[n].eqNullSafe(renamed[f"__p{i}"]) for i, n in enumerate(names)])
+    cond = reduce(lambda a, b: a & b, [col(n).eqNullSafe(F.col(f"__p{i}")) for i, n in enumerate(names)])
     return left.join(renamed, cond, how)
 
 

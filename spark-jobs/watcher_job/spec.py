@@ -195,6 +195,9 @@ def validate_spec(df: DataFrame, spec: Spec) -> None:
             raise MissingColumnError(
                 f"spec.{field_name}: column {name!r} is not in the file (columns: {sorted(present)})"
             )
+    if _all_valid(df, spec):
+        return
+    # Something is wrong: analyse the parts one by one to name it.
     for name, type_string in spec.columns:
         try:
             _analyse(df, F.expr(f"cast(null as {type_string})"))
@@ -223,6 +226,23 @@ def validate_spec(df: DataFrame, spec: Spec) -> None:
             typed.select(anchor, F.expr(part.expr)).schema  # noqa: B018
         except Exception as exc:
             raise _fail(f"partitionBy[{i}]", f"partition {part.name!r} does not compile: {_first_line(exc)}") from exc
+
+
+def _all_valid(df: DataFrame, spec: Spec) -> bool:
+    """Every cast, rule and partition expression in one projection: one analysis round trip
+    instead of two or three per part. True when it resolves and every rule is boolean; then
+    the checks one by one in `validate_spec` would all pass too."""
+    try:  # classic PySpark parses F.expr at once, Connect at analysis: both inside the try
+        typed = df.transform(cast_columns(spec))
+        rules = [F.expr(rule.expr).alias(f"__rule{i}") for i, rule in enumerate(spec.rules)]
+        # The same shape as the one-by-one checks: next to every column, inside coalesce
+        # (so aggregates and nested generators are refused).
+        per_row = [F.coalesce(F.expr(r.expr), F.lit(False)).alias(f"__row{i}") for i, r in enumerate(spec.rules)]
+        parts = [F.expr(part.expr).alias(f"__part{i}") for i, part in enumerate(spec.partition_by)]
+        schema = typed.select("*", *rules, *per_row, *parts).schema
+    except Exception:  # noqa: BLE001 - the one-by-one checks say what is wrong
+        return False
+    return all(isinstance(schema[f"__rule{i}"].dataType, BooleanType) for i in range(len(spec.rules)))
 
 
 def _first_line(exc: BaseException) -> str:

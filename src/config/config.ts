@@ -4,6 +4,7 @@ import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
+import { DEFAULT_DRIVER_MEMORY } from '../engines/local-spark-conf.js';
 import type { EnvFileSource, Environment } from './environment.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
@@ -44,6 +45,8 @@ export interface Config {
   readonly sparkSubmit?: string;
   /** @default local[*] */
   readonly sparkMaster: string;
+  /** `--driver-memory` of the local spark-submit jobs and of the Spark Connect server the tool starts. */
+  readonly sparkDriverMemory: string;
   /** @default 2 */
   readonly maxConcurrentJobs: number;
   /** @default 3600 s */
@@ -138,6 +141,11 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'SPARK_REMOTE', default: DEFAULT_SPARK_REMOTE, meaning: 'The Spark Connect server of `connect` and `auto` (`sc://host:port`)' },
   { name: 'SPARK_SUBMIT', default: '.venv/bin/spark-submit, else on PATH', meaning: 'The spark-submit to run' },
   { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
+  {
+    name: 'SPARK_DRIVER_MEMORY',
+    default: DEFAULT_DRIVER_MEMORY,
+    meaning: 'Heap of the Spark driver the tool starts (each `local` job, and `spark-connect start`), e.g. `4g`',
+  },
   { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
   { name: 'JOB_TIMEOUT_SECONDS', default: '3600', meaning: 'A job running longer is killed (whole process tree) and retried later' },
   { name: 'SHUTDOWN_GRACE_SECONDS', default: '30', meaning: 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' },
@@ -314,6 +322,12 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `SPARK_MASTER=${shown('SPARK_MASTER')} is not a Spark master URL; use local[*], local[N], spark://host:port, yarn or k8s://...`,
     );
   }
+  const sparkDriverMemory = value('SPARK_DRIVER_MEMORY') ?? DEFAULT_DRIVER_MEMORY;
+  if (!/^[1-9]\d*[kmgt]$/iu.test(sparkDriverMemory)) {
+    problems.push(
+      `SPARK_DRIVER_MEMORY=${shown('SPARK_DRIVER_MEMORY')} is not a Spark memory size; use a number and a unit, such as 512m, 2g or 4g.`,
+    );
+  }
   // Retries and dead letters (issue 7)
   const maxAttempts = integer('MAX_ATTEMPTS', 3, 1, 100, 'attempts');
   const retryBaseSeconds = integer('RETRY_BASE_SECONDS', 10, 0, 86_400, 'seconds');
@@ -357,6 +371,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       ? { sparkSubmit: path.isAbsolute(sparkSubmit) || !sparkSubmit.includes('/') ? sparkSubmit : path.resolve(options.cwd, sparkSubmit) }
       : {}),
     sparkMaster,
+    sparkDriverMemory,
     maxConcurrentJobs,
     jobTimeoutMs: jobTimeoutSeconds * 1000,
     shutdownGraceMs: shutdownGraceSeconds * 1000,

@@ -6,7 +6,7 @@ import type { JobRequest, SparkEngine } from './engine.js';
 import { JobProcessRecords, type StoppedOrphan } from './job-process-records.js';
 import { PermanentJobError, RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
-import { localSparkConf } from './local-spark-conf.js';
+import { DEFAULT_DRIVER_MEMORY, localSparkConf } from './local-spark-conf.js';
 import { type RunReport, readRunReport } from './run-report.js';
 import { withUtf8Locale } from './utf8-locale.js';
 
@@ -29,6 +29,8 @@ export interface SparkSubmitEngineOptions {
   /** SIGTERM first; SIGKILL the tree if it is still alive this much later. @default 10000 */
   readonly killGraceMs?: number;
   readonly env: Readonly<Record<string, string>>;
+  /** The driver's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY */
+  readonly driverMemory?: string;
   readonly sparkConf?: Readonly<Record<string, string>>;
   /** Extra jars for the driver and executors (hadoop-aws for s3a). */
   readonly jars?: readonly string[];
@@ -91,6 +93,8 @@ export class SparkSubmitEngine implements SparkEngine {
       this.#o.master ?? 'local[*]',
       '--name',
       `s3-spark-watcher ${job.dataset} ${job.runId}`,
+      '--driver-memory',
+      this.#o.driverMemory ?? DEFAULT_DRIVER_MEMORY,
       ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
       ...(!local && this.#o.jars?.length ? ['--jars', this.#o.jars.join(',')] : []),
       this.#o.pipelinePath,

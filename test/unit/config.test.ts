@@ -36,6 +36,7 @@ describe('configuration', () => {
       MAX_CONCURRENT_JOBS: '3',
       JOB_TIMEOUT_SECONDS: '120',
       SPARK_MASTER: 'local[2]',
+      SPARK_DRIVER_MEMORY: '4g',
       SPARK_SUBMIT: 'tools/spark-submit',
       DATASETS_DIR: 'specs',
       LOG_LEVEL: 'DEBUG',
@@ -51,6 +52,7 @@ describe('configuration', () => {
       maxConcurrentJobs: 3,
       jobTimeoutMs: 120_000,
       sparkMaster: 'local[2]',
+      sparkDriverMemory: '4g',
       sparkSubmit: '/work/project/tools/spark-submit',
       datasetsDir: '/work/project/specs',
       logLevel: 'debug',
@@ -63,6 +65,9 @@ describe('configuration', () => {
     );
     expect(problem({ LAKE: './lake', ENGINE: 'hadoop' })).toMatch(/ENGINE="hadoop" is not an engine.*local/u);
     expect(problem({ LAKE: './lake', SPARK_MASTER: 'local[x' })).toMatch(/SPARK_MASTER/u);
+    expect(problem({ LAKE: './lake', SPARK_DRIVER_MEMORY: '4 GB' })).toMatch(
+      /SPARK_DRIVER_MEMORY="4 GB" is not a Spark memory size.*2g or 4g/u,
+    );
     expect(problem({ LAKE: './lake', SPARK_REMOTE: 'http://localhost:15002' })).toMatch(
       /SPARK_REMOTE=http:\/\/localhost:15002 is not a Spark Connect URL/u,
     );

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { connectServerArgs } from '../../src/engines/connect/connect-server.js';
 import { PermanentJobError, RetryableJobError } from '../../src/engines/job-errors.js';
 import { SparkSubmitEngine } from '../../src/engines/spark-submit-engine.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
@@ -66,6 +67,7 @@ describe('the spark-submit engine', () => {
       '{"keys":["id"]}',
     ]);
     expect(args.slice(0, 2)).toEqual(['--master', 'local[1]']);
+    expect(args[args.indexOf('--driver-memory') + 1]).toBe('2g'); // DEFAULT_DRIVER_MEMORY
     expect(env['PYSPARK_PYTHON']).toBe('/opt/venv/bin/python');
     expect(existsSync(path.join(dir, 'pwned'))).toBe(false);
     expect(await readFile(path.join(dir, 'logs', 'run-1.log'), 'utf8')).toContain('Running Spark version');
@@ -109,5 +111,14 @@ describe('the spark-submit engine', () => {
     await expect(running).rejects.toThrow(/stopped before it finished \(shutting down\)/u);
     const grandchild = Number(await readFile(path.join(dir, 'pid'), 'utf8'));
     await until(() => !alive(grandchild), 'the grandchild is gone');
+  });
+});
+
+describe('the local Spark Connect server command', () => {
+  it('sizes the driver and the compiled-code cache for a long-lived server', () => {
+    const args = connectServerArgs({ host: '127.0.0.1', port: 15_002, driverMemory: '6g' });
+    expect(args[args.indexOf('--driver-memory') + 1]).toBe('6g');
+    expect(args).toContain('spark.sql.codegen.cache.maxEntries=1000');
+    expect(args).toContain('spark.connect.grpc.binding.address=127.0.0.1');
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PrerequisiteError } from '../../errors.js';
 import { signalProcessGroup } from '../process-tree.js';
-import { localSparkConf } from '../local-spark-conf.js';
+import { DEFAULT_DRIVER_MEMORY, localSparkConf } from '../local-spark-conf.js';
 import { readTail } from '../spark-submit-engine.js';
 import { portAnswers } from './spark-remote.js';
 import { withUtf8Locale } from '../utf8-locale.js';
@@ -20,6 +20,8 @@ export interface ConnectServerOptions {
   /** @default local[*] */
   readonly master?: string;
   readonly env: Readonly<Record<string, string>>;
+  /** The server's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY */
+  readonly driverMemory?: string;
   readonly sparkConf?: Readonly<Record<string, string>>;
   /** Extra jars on the driver's class path (hadoop-aws for an S3 lake). */
   readonly jars?: readonly string[];
@@ -46,6 +48,11 @@ export function connectServerArgs(o: Omit<ConnectServerOptions, 'sparkSubmit' | 
     'spark.connect.grpc.binding.port': String(o.port),
     'spark.ui.enabled': 'false',
     ...localSparkConf(),
+    // Spark caches compiled query code per (session class loader, code), 100 entries by default.
+    // One session's job needs about 90, so two workers' sessions (two datasets at once) or a
+    // restarted worker would evict each other's and recompile all the time, and the JVM would
+    // keep compiling the new classes too: measured, that was most of a warm server's CPU.
+    'spark.sql.codegen.cache.maxEntries': '1000',
     ...(o.jars?.length ? { 'spark.driver.extraClassPath': o.jars.join(':') } : {}),
     ...o.sparkConf,
   };
@@ -54,6 +61,8 @@ export function connectServerArgs(o: Omit<ConnectServerOptions, 'sparkSubmit' | 
     o.master ?? 'local[*]',
     '--name',
     's3-spark-watcher Spark Connect',
+    '--driver-memory',
+    o.driverMemory ?? DEFAULT_DRIVER_MEMORY,
     '--class',
     CONNECT_SERVER_CLASS,
     ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
