@@ -47,7 +47,7 @@ from watcher_job.lake import (
     normalize_lake_root,
     parse_key,
 )
-from watcher_job.merge import merge_into_curated
+from watcher_job.merge import CuratedFiles, merge_into_curated, probe_curated
 from watcher_job.report import FAILED, SUCCEEDED, utc_now_iso, write_report
 from watcher_job.sparkio import (
     NOT_FOUND_MARKERS,
@@ -216,15 +216,18 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
             cleaned = raw.df.transform(clean(plan.raw.key, args.etag, modified, spec.null_tokens))
             validate_spec(cleaned, spec)
         small = raw.size_bytes is not None and raw.size_bytes <= SMALL_FILE_BYTES
-        with _session_conf(spark, SMALL_FILE_CONF if small else {}):
-            checked = _check(cleaned, plan, report, cached)
-            # cleaned/ and quarantine/ are written while the curated merge runs: both only read the
-            # cached checked rows, and the stages of a small file are one task each, which leaves
-            # a core idle. Every output is rewritten whole on a retry, so their order is free.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-write") as pool:
+        # A second thread does what the critical path (check, then curate) need not wait for:
+        # reading curated's footers during the check, then writing cleaned/ and quarantine/
+        # during the merge (both read the cached checked rows). A small file's stages are a task
+        # or two each, which leaves a core idle. Every output is rewritten whole on a retry, so
+        # their order is free.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-job") as pool:
+            probed = pool.submit(probe_curated, spark, plan.outputs["curated"])
+            with _session_conf(spark, SMALL_FILE_CONF if small else {}):
+                checked = _check(cleaned, plan, report, cached)
                 written = pool.submit(_write_zones, checked, plan, report)
                 with _phase(report, "curate"):
-                    _curate(spark, checked, plan, report, cached)
+                    _curate(spark, checked, probed.result(), plan, report, cached)
                 written.result()
     finally:
         for df in cached:
@@ -253,7 +256,14 @@ def _write_zones(checked: DataFrame, plan: _Plan, report: dict) -> None:
         checked.transform(failed_rows).write.mode("overwrite").parquet(plan.outputs["quarantine"])
 
 
-def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, cached: list[DataFrame]) -> None:
+def _curate(
+    spark: SparkSession,
+    checked: DataFrame,
+    curated: CuratedFiles | None,
+    plan: _Plan,
+    report: dict,
+    cached: list[DataFrame],
+) -> None:
     spec = plan.spec
     contribution = (
         checked.transform(passed_rows)
@@ -265,6 +275,7 @@ def _curate(spark: SparkSession, checked: DataFrame, plan: _Plan, report: dict, 
     merge = merge_into_curated(
         spark,
         contribution,
+        curated=curated,
         curated_uri=plan.outputs["curated"],
         staging_uri=join_uri(plan.lake, plan.raw.staging),
         key=plan.raw.key,

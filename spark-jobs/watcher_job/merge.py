@@ -1,8 +1,9 @@
 """Merging one file's passed rows into `curated/<dataset>/` (the I/O half of curation).
 
-1. Read curated (if any) with the merged schema of all its files (`mergeSchema`, because
-   partitions written before a widening keep the narrower schema), then re-read it with an
-   explicit schema so partition column types come from the new rows, not from inference.
+1. Read the footers of curated (if any) for the merged schema of all its files (`mergeSchema`,
+   because partitions written before a widening keep the narrower schema; `probe_curated`, which
+   the job runs while it checks the new rows), then read it with an explicit schema so partition
+   column types come from the new rows, not from inference.
 2. Refuse a column type conflict or a changed partitioning (permanent).
 3. Affected partitions = partitions of the new rows U partitions holding rows of this
    `_source_key` (any ETag) U, with `keys`, partitions holding any key of the new rows (a key
@@ -46,9 +47,21 @@ _MAX_PRUNED_PARTITIONS = 200
 
 
 @dataclass(frozen=True)
+class CuratedFiles:
+    """What the footers of an existing curated table say (`probe_curated`)."""
+
+    merged_schema: StructType
+    """The schema merged over all its files, partition columns included."""
+    partition_names: list[str]
+    """The partition columns, outermost first, from the folder names of one file."""
+
+
+@dataclass(frozen=True)
 class CuratedTable:
     df: DataFrame
     data_schema: StructType
+    partition_schema: StructType
+    """The partition columns as `df` reads them (typed like the new rows)."""
 
 
 def _path_segments(uri: str, *, encoded: bool) -> list[str]:
@@ -58,10 +71,11 @@ def _path_segments(uri: str, *, encoded: bool) -> list[str]:
     return [s for s in path.split("/") if s]
 
 
-def read_curated(
-    spark: SparkSession, uri: str, new_schema: StructType, partition_names: list[str]
-) -> CuratedTable | None:
-    """The existing curated table, or None when there is none yet."""
+def probe_curated(spark: SparkSession, uri: str) -> CuratedFiles | None:
+    """Read the footers of the curated table at `uri` (None when there is none yet).
+
+    Independent of the new rows, so the job runs it while it checks them.
+    """
     try:
         probe = spark.read.option("mergeSchema", "true").parquet(escape_glob(uri))
         merged_schema = probe.schema
@@ -76,17 +90,26 @@ def read_curated(
         return None
     depth = len(_path_segments(uri, encoded=False))
     sample = _path_segments(files[0], encoded=True)[depth:-1]
-    existing_partitions = [s.split("=", 1)[0] for s in sample]
-    if existing_partitions != partition_names:
+    return CuratedFiles(merged_schema=merged_schema, partition_names=[s.split("=", 1)[0] for s in sample])
+
+
+def read_curated(
+    spark: SparkSession, uri: str, files: CuratedFiles | None, new_schema: StructType, partition_names: list[str]
+) -> CuratedTable | None:
+    """The existing curated table (its footers probed as `files`), or None when there is none yet."""
+    if files is None:
+        return None
+    if files.partition_names != partition_names:
         raise CuratedConflictError(
-            f"curated table {uri} is partitioned by {existing_partitions} but the spec says {partition_names}",
+            f"curated table {uri} is partitioned by {files.partition_names} but the spec says {partition_names}",
             type="CuratedPartitioningConflict",
         )
+    merged_schema = files.merged_schema
     data_fields = [f for f in merged_schema.fields if f.name not in partition_names]
     data_schema = StructType(data_fields)
-    read_schema = StructType(data_fields + [new_schema[p] for p in partition_names])
-    df = spark.read.schema(read_schema).parquet(escape_glob(uri))
-    return CuratedTable(df=df, data_schema=data_schema)
+    partition_schema = StructType([new_schema[p] for p in partition_names])
+    df = spark.read.schema(StructType(data_fields + partition_schema.fields)).parquet(escape_glob(uri))
+    return CuratedTable(df=df, data_schema=data_schema, partition_schema=partition_schema)
 
 
 def _null_safe_semi(left: DataFrame, right: DataFrame, names: list[str], how: str) -> DataFrame:
@@ -139,11 +162,12 @@ def _affected_partitions(existing: DataFrame, new_rows: DataFrame, key: str, spe
     return [_Partition(tuple(r[f"__p{i}"] for i in range(len(parts))), int(r[_NEW])) for r in rows]
 
 
-def _in_partitions(df: DataFrame, parts: list[str], partitions: list[_Partition]) -> DataFrame:
-    """Rows of `df` in the given partitions: a filter on partition columns only, so Spark reads
-    just those folders (a semi join for very many partitions, which reads the whole table)."""
+def _in_partitions(table: CuratedTable, partitions: list[_Partition]) -> DataFrame:
+    """Rows of the table in the given partitions: a filter on partition columns only, so Spark
+    reads just those folders (a semi join for very many partitions, which reads the whole table)."""
+    df, schema = table.df, table.partition_schema
+    parts = schema.names
     if len(partitions) > _MAX_PRUNED_PARTITIONS:
-        schema = StructType([df.schema[p] for p in parts])
         as_text = StructType([StructField(f"__s{i}", StringType()) for i in range(len(parts))])
         wanted = df.sparkSession.createDataFrame([p.values for p in partitions], as_text)
         typed = wanted.select(*[col(f"__s{i}").cast(schema[i].dataType).alias(p) for i, p in enumerate(parts)])
@@ -152,7 +176,7 @@ def _in_partitions(df: DataFrame, parts: list[str], partitions: list[_Partition]
     def one(p: _Partition):
         return reduce(
             lambda a, b: a & b,
-            [col(n).eqNullSafe(F.lit(v).cast(df.schema[n].dataType)) for n, v in zip(parts, p.values, strict=True)],
+            [col(n).eqNullSafe(F.lit(v).cast(schema[n].dataType)) for n, v in zip(parts, p.values, strict=True)],
         )
 
     return df.filter(reduce(lambda a, b: a | b, [one(p) for p in partitions]))
@@ -167,14 +191,16 @@ def merge_into_curated(
     spark: SparkSession,
     new_rows: DataFrame,
     *,
+    curated: CuratedFiles | None,
     curated_uri: str,
     staging_uri: str,
     key: str,
     spec: Spec,
 ) -> MergeResult:
-    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated."""
+    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated, whose
+    footers `probe_curated` read (None: no table yet)."""
     parts = list(spec.partition_names)
-    existing = read_curated(spark, curated_uri, new_rows.schema, parts)
+    existing = read_curated(spark, curated_uri, curated, new_rows.schema, parts)
     if existing is None:
         writer = new_rows.write.mode("overwrite")
         if parts:
@@ -193,7 +219,7 @@ def merge_into_curated(
         return MergeResult(offered=offered, cached=None)
 
     affected = _affected_partitions(existing.df, new_rows, key, spec)
-    scope = _in_partitions(existing.df, parts, affected)
+    scope = _in_partitions(existing, affected)
     merged = _merged(scope, new_rows, existing, key, spec)
     cached: DataFrame | None = None
     stale_dirs: list[str] = []
@@ -205,7 +231,7 @@ def merge_into_curated(
         present = {tuple(r) for r in merged.select(*_as_strings(parts)).distinct().collect()}
         emptied = [p for p in may_empty if p.values not in present]
         if emptied:
-            stale_dirs = _folders_of(_in_partitions(existing.df, parts, emptied))
+            stale_dirs = _folders_of(_in_partitions(existing, emptied))
 
     # Dynamic partition overwrite replaces only the partitions written. Spark lets it read the
     # table it writes: the tasks read their input before the job commits (moves the new folders in).

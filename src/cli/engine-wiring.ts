@@ -35,7 +35,7 @@ export async function createEngine(config: Config, store: ObjectStore): Promise<
     sparkSubmit: install.sparkSubmit,
     pysparkPython: install.pysparkPython,
     master: config.sparkMaster,
-    driverMemory: config.sparkDriverMemory,
+    ...(config.sparkDriverMemory !== undefined ? { driverMemory: config.sparkDriverMemory } : {}),
     pipelinePath: PIPELINE_PATH,
     lakeUri: sparkLakeUri(config.lake),
     store,

@@ -4,7 +4,6 @@ import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
-import { DEFAULT_DRIVER_MEMORY } from '../engines/local-spark-conf.js';
 import type { EnvFileSource, Environment } from './environment.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
@@ -45,8 +44,8 @@ export interface Config {
   readonly sparkSubmit?: string;
   /** @default local[*] */
   readonly sparkMaster: string;
-  /** `--driver-memory` of the local spark-submit jobs and of the Spark Connect server the tool starts. */
-  readonly sparkDriverMemory: string;
+  /** `--driver-memory` of the local spark-submit jobs and of the Spark Connect server the tool starts (else each one's default). */
+  readonly sparkDriverMemory: string | undefined;
   /** @default 2 */
   readonly maxConcurrentJobs: number;
   /** @default 3600 s */
@@ -143,8 +142,8 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
   {
     name: 'SPARK_DRIVER_MEMORY',
-    default: DEFAULT_DRIVER_MEMORY,
-    meaning: 'Heap of the Spark driver the tool starts (each `local` job, and `spark-connect start`), e.g. `4g`',
+    default: '2g for a `local` job, 4g for `spark-connect start`',
+    meaning: 'Heap of the Spark drivers the tool starts, e.g. `8g`',
   },
   { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
   { name: 'JOB_TIMEOUT_SECONDS', default: '3600', meaning: 'A job running longer is killed (whole process tree) and retried later' },
@@ -322,8 +321,8 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `SPARK_MASTER=${shown('SPARK_MASTER')} is not a Spark master URL; use local[*], local[N], spark://host:port, yarn or k8s://...`,
     );
   }
-  const sparkDriverMemory = value('SPARK_DRIVER_MEMORY') ?? DEFAULT_DRIVER_MEMORY;
-  if (!/^[1-9]\d*[kmgt]$/iu.test(sparkDriverMemory)) {
+  const sparkDriverMemory = value('SPARK_DRIVER_MEMORY');
+  if (sparkDriverMemory !== undefined && !/^[1-9]\d*[kmgt]$/iu.test(sparkDriverMemory)) {
     problems.push(
       `SPARK_DRIVER_MEMORY=${shown('SPARK_DRIVER_MEMORY')} is not a Spark memory size; use a number and a unit, such as 512m, 2g or 4g.`,
     );

@@ -29,7 +29,7 @@ export interface SparkSubmitEngineOptions {
   /** SIGTERM first; SIGKILL the tree if it is still alive this much later. @default 10000 */
   readonly killGraceMs?: number;
   readonly env: Readonly<Record<string, string>>;
-  /** The driver's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY */
+  /** The driver's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY.job */
   readonly driverMemory?: string;
   readonly sparkConf?: Readonly<Record<string, string>>;
   /** Extra jars for the driver and executors (hadoop-aws for s3a). */
@@ -94,7 +94,7 @@ export class SparkSubmitEngine implements SparkEngine {
       '--name',
       `s3-spark-watcher ${job.dataset} ${job.runId}`,
       '--driver-memory',
-      this.#o.driverMemory ?? DEFAULT_DRIVER_MEMORY,
+      this.#o.driverMemory ?? DEFAULT_DRIVER_MEMORY.job,
       ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
       ...(!local && this.#o.jars?.length ? ['--jars', this.#o.jars.join(',')] : []),
       this.#o.pipelinePath,

@@ -67,7 +67,7 @@ describe('the spark-submit engine', () => {
       '{"keys":["id"]}',
     ]);
     expect(args.slice(0, 2)).toEqual(['--master', 'local[1]']);
-    expect(args[args.indexOf('--driver-memory') + 1]).toBe('2g'); // DEFAULT_DRIVER_MEMORY
+    expect(args[args.indexOf('--driver-memory') + 1]).toBe('2g'); // DEFAULT_DRIVER_MEMORY.job
     expect(env['PYSPARK_PYTHON']).toBe('/opt/venv/bin/python');
     expect(existsSync(path.join(dir, 'pwned'))).toBe(false);
     expect(await readFile(path.join(dir, 'logs', 'run-1.log'), 'utf8')).toContain('Running Spark version');
@@ -118,6 +118,8 @@ describe('the local Spark Connect server command', () => {
   it('sizes the driver and the compiled-code cache for a long-lived server', () => {
     const args = connectServerArgs({ host: '127.0.0.1', port: 15_002, driverMemory: '6g' });
     expect(args[args.indexOf('--driver-memory') + 1]).toBe('6g');
+    const byDefault = connectServerArgs({ host: '127.0.0.1', port: 15_002 });
+    expect(byDefault[byDefault.indexOf('--driver-memory') + 1]).toBe('4g');
     expect(args).toContain('spark.sql.codegen.cache.maxEntries=1000');
     expect(args).toContain('spark.connect.grpc.binding.address=127.0.0.1');
   });

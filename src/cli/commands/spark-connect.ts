@@ -59,7 +59,7 @@ export async function sparkConnectCommand(ctx: CommandContext): Promise<number> 
     host,
     port,
     master: config.sparkMaster,
-    driverMemory: config.sparkDriverMemory,
+    ...(config.sparkDriverMemory !== undefined ? { driverMemory: config.sparkDriverMemory } : {}),
     // The server reads and writes the lake: it gets the S3 credentials, in its environment only.
     env: {
       ...config.childEnv,

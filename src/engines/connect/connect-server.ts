@@ -20,7 +20,7 @@ export interface ConnectServerOptions {
   /** @default local[*] */
   readonly master?: string;
   readonly env: Readonly<Record<string, string>>;
-  /** The server's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY */
+  /** The server's heap (`--driver-memory`). @default DEFAULT_DRIVER_MEMORY.connectServer */
   readonly driverMemory?: string;
   readonly sparkConf?: Readonly<Record<string, string>>;
   /** Extra jars on the driver's class path (hadoop-aws for an S3 lake). */
@@ -62,7 +62,7 @@ export function connectServerArgs(o: Omit<ConnectServerOptions, 'sparkSubmit' | 
     '--name',
     's3-spark-watcher Spark Connect',
     '--driver-memory',
-    o.driverMemory ?? DEFAULT_DRIVER_MEMORY,
+    o.driverMemory ?? DEFAULT_DRIVER_MEMORY.connectServer,
     '--class',
     CONNECT_SERVER_CLASS,
     ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
