@@ -79,6 +79,10 @@ JOB_CONF = {
 # for a file of a few MB the compression costs more time than the memory it saves is worth.
 SMALL_FILE_BYTES = 64 * 1024 * 1024
 SMALL_FILE_CONF = {"spark.sql.inMemoryColumnarStorage.compressed": "false"}
+# A file up to this size is cleaned and checked in one task (`coalesce(1)`): dropping duplicate
+# rows then needs no shuffle, and cleaned/ and quarantine/ get one file each. Spark reads such a
+# file in one task anyway (one split); only the stage after the shuffle loses its parallelism.
+ONE_TASK_FILE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -206,23 +210,24 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
     raw_uri = join_uri(plan.lake, plan.raw.key)
     spec = plan.spec
     cached: list[DataFrame] = []
+    # A second thread does what the critical path (read, check, curate) need not wait for:
+    # reading curated's footers meanwhile, then writing cleaned/ and quarantine/ during the merge
+    # (both read the cached checked rows). A small file's stages are a task or two each, which
+    # leaves a core idle. Every output is rewritten whole on a retry, so their order is free.
     try:
-        with _phase(report, "read"):
-            raw = _read_raw(spark, raw_uri)
-        report["rows"]["read"] = raw.rows
-
-        with _phase(report, "plan"):  # analysis only: no data is touched
-            modified = F.col("_metadata.file_modification_time")  # lineage `_ingested_at`
-            cleaned = raw.df.transform(clean(plan.raw.key, args.etag, modified, spec.null_tokens))
-            validate_spec(cleaned, spec)
-        small = raw.size_bytes is not None and raw.size_bytes <= SMALL_FILE_BYTES
-        # A second thread does what the critical path (check, then curate) need not wait for:
-        # reading curated's footers during the check, then writing cleaned/ and quarantine/
-        # during the merge (both read the cached checked rows). A small file's stages are a task
-        # or two each, which leaves a core idle. Every output is rewritten whole on a retry, so
-        # their order is free.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-job") as pool:
             probed = pool.submit(probe_curated, spark, plan.outputs["curated"])
+            with _phase(report, "read"):
+                raw = _read_raw(spark, raw_uri)
+            report["rows"]["read"] = raw.rows
+            small = raw.size_bytes is not None and raw.size_bytes <= SMALL_FILE_BYTES
+            one_task = raw.size_bytes is not None and raw.size_bytes <= ONE_TASK_FILE_BYTES
+
+            with _phase(report, "plan"):  # analysis only: no data is touched
+                modified = F.col("_metadata.file_modification_time")  # lineage `_ingested_at`
+                rows = raw.df.coalesce(1) if one_task else raw.df
+                cleaned = rows.transform(clean(plan.raw.key, args.etag, modified, spec.null_tokens))
+                validate_spec(cleaned, spec)
             with _session_conf(spark, SMALL_FILE_CONF if small else {}):
                 checked = _check(cleaned, plan, report, cached)
                 written = pool.submit(_write_zones, checked, plan, report)
