@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { RetryPolicy } from '../controller/backoff.js';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
+import { DEFAULT_DRIVER_MEMORY } from '../engines/local-spark-conf.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
@@ -142,7 +143,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'SPARK_MASTER', default: 'local[*]', meaning: 'Spark master for the local engine' },
   {
     name: 'SPARK_DRIVER_MEMORY',
-    default: '2g for a `local` job, 4g for `spark-connect start`',
+    default: `${DEFAULT_DRIVER_MEMORY.job} for a \`local\` job, ${DEFAULT_DRIVER_MEMORY.connectServer} for \`spark-connect start\``,
     meaning: 'Heap of the Spark drivers the tool starts, e.g. `8g`',
   },
   { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
