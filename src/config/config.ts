@@ -6,6 +6,7 @@ import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
 import type { EnvFileSource, Environment } from './environment.js';
+import { type EmrSettings, emrSettings } from './emr-settings.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
 export const DISCOVERY_MODES = ['poll', 'sqs'] as const;
@@ -79,21 +80,6 @@ export interface MetricsSettings {
   readonly port: number;
   /** @default 127.0.0.1 */
   readonly host: string;
-}
-
-/** Where and how the EMR Serverless engine runs jobs (ENGINE=emr-serverless). */
-export interface EmrSettings {
-  readonly applicationId: string;
-  readonly executionRoleArn: string;
-  /** Appended to the engine's own `--py-files ...`. */
-  readonly sparkSubmitParameters?: string;
-  /** `s3://bucket/prefix/` (ends with `/`). @default s3://<lake bucket>/logs/emr/ */
-  readonly logUri: string;
-  readonly cloudWatchLogGroup?: string;
-  /** EMR's executionTimeoutMinutes, and the controller cancels a run not finished by then. @default 60 */
-  readonly jobTimeoutMinutes: number;
-  /** An EMR Serverless-compatible server (moto) instead of AWS. */
-  readonly endpoint?: string;
 }
 
 export interface S3Settings {
@@ -177,6 +163,17 @@ export const SETTINGS: readonly Setting[] = [
     name: 'EMR_JOB_TIMEOUT_MINUTES',
     default: '60',
     meaning: "An EMR job run longer is cancelled (EMR's executionTimeoutMinutes and the controller's own deadline)",
+  },
+  {
+    name: 'EMR_JOB_RUN_OVERRIDES',
+    default: '(none)',
+    meaning:
+      'JSON with StartJobRun fields passed through as they are: `retryPolicy` and `applicationConfiguration`, e.g. `{"retryPolicy":{"maxAttempts":2}}`',
+  },
+  {
+    name: 'EMR_CANCEL_GRACE_SECONDS',
+    default: "(EMR's own)",
+    meaning: "CancelJobRun's `shutdownGracePeriodInSeconds` when the controller cancels a run (timeout, shutdown), 0 to 3600",
   },
   { name: 'EMR_ENDPOINT', default: '(AWS)', meaning: 'URL of an EMR Serverless-compatible server (moto) instead of AWS' },
   // Observability
@@ -344,7 +341,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   const datasetsDir =
     datasetsValue !== undefined ? path.resolve(options.cwd, datasetsValue) : exists(defaultDatasets) ? defaultDatasets : undefined;
 
-  const emr = engineValue === 'emr-serverless' ? emrSettings(value, shown, integer, lake, problems) : undefined;
+  const emr = engineValue === 'emr-serverless' ? emrSettings({ value, shown, integer }, lake, problems) : undefined;
   const metrics = metricsSettings(value, shown, problems);
 
   if (problems.length > 0 || lake === undefined) {
@@ -385,60 +382,6 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     childEnv,
     ...(emr !== undefined ? { emr } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
-  };
-}
-
-/** The EMR_* settings, checked; each problem is added to `problems`. */
-function emrSettings(
-  value: (name: string) => string | undefined,
-  shown: (name: string) => string,
-  integer: (name: string, fallback: number, min: number, max: number, unit: string) => number,
-  lake: LakeLocation | undefined,
-  problems: string[],
-): EmrSettings | undefined {
-  if (lake !== undefined && lake.kind !== 's3')
-    problems.push('ENGINE=emr-serverless needs an S3 lake (LAKE=s3://bucket/prefix): EMR Serverless cannot read a local folder.');
-  const applicationId = value('EMR_APPLICATION_ID');
-  if (applicationId === undefined)
-    problems.push(
-      'ENGINE=emr-serverless needs EMR_APPLICATION_ID, the id of an EMR Serverless Spark application (aws emr-serverless list-applications).',
-    );
-  else if (!/^[0-9a-z]{1,64}$/u.test(applicationId))
-    problems.push(
-      `EMR_APPLICATION_ID=${shown('EMR_APPLICATION_ID')} is not an application id (lowercase letters and digits, e.g. 00fm4lq8d7u1ab09).`,
-    );
-  const executionRoleArn = value('EMR_EXECUTION_ROLE_ARN');
-  if (executionRoleArn === undefined)
-    problems.push(
-      'ENGINE=emr-serverless needs EMR_EXECUTION_ROLE_ARN, the IAM role the jobs run as (see deploy/iam/emr-job-role-policy.json).',
-    );
-  else if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/u.test(executionRoleArn))
-    problems.push(
-      `EMR_EXECUTION_ROLE_ARN=${shown('EMR_EXECUTION_ROLE_ARN')} is not a role ARN; it looks like arn:aws:iam::123456789012:role/name.`,
-    );
-  const sparkSubmitParameters = value('EMR_SPARK_SUBMIT_PARAMETERS');
-  if (sparkSubmitParameters !== undefined && /[\r\n]/u.test(sparkSubmitParameters))
-    problems.push('EMR_SPARK_SUBMIT_PARAMETERS must be one line.');
-  const logValue = value('EMR_LOG_URI');
-  if (logValue !== undefined && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/u.test(logValue))
-    problems.push(`EMR_LOG_URI=${shown('EMR_LOG_URI')} is not an S3 location; use s3://bucket/prefix/.`);
-  const logUri = logValue !== undefined ? logValue.replace(/\/?$/u, '/') : lake?.kind === 's3' ? `s3://${lake.bucket}/logs/emr/` : '';
-  const cloudWatchLogGroup = value('EMR_CLOUDWATCH_LOG_GROUP');
-  if (cloudWatchLogGroup !== undefined && !/^[\w/#.-]{1,512}$/u.test(cloudWatchLogGroup))
-    problems.push(`EMR_CLOUDWATCH_LOG_GROUP=${shown('EMR_CLOUDWATCH_LOG_GROUP')} is not a log group name.`);
-  const jobTimeoutMinutes = integer('EMR_JOB_TIMEOUT_MINUTES', 60, 5, 10_080, 'minutes');
-  const endpoint = value('EMR_ENDPOINT');
-  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/u.test(endpoint))
-    problems.push(`EMR_ENDPOINT=${shown('EMR_ENDPOINT')} is not a server URL; use http(s)://host[:port].`);
-  if (applicationId === undefined || executionRoleArn === undefined) return undefined;
-  return {
-    applicationId,
-    executionRoleArn,
-    ...(sparkSubmitParameters !== undefined ? { sparkSubmitParameters } : {}),
-    logUri,
-    ...(cloudWatchLogGroup !== undefined ? { cloudWatchLogGroup } : {}),
-    jobTimeoutMinutes,
-    ...(endpoint !== undefined ? { endpoint: endpoint.replace(/\/$/u, '') } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { RetryableError } from '../errors.js';
+import type { EmrUsage } from './emr/job-run-usage.js';
 import { type ObjectStore, listAll } from '../storage/object-store.js';
 
 /** Row counts of one run, per zone (the Spark job's contract). */
@@ -26,6 +27,8 @@ export interface RunReport {
   readonly sparkVersion: string;
   /** Which engine ran it, when the configured one chose (ENGINE=auto: connect or local). Set by the engine, not the job. */
   readonly engine?: string;
+  /** What the EMR Serverless job run used and was billed. Set by the EMR engine, not the job. */
+  readonly emr?: EmrUsage;
   /** Wall milliseconds per phase of the job: read, plan, check, write, curate. */
   readonly timingsMs?: Readonly<Record<string, number>>;
   readonly error?: { readonly kind: 'permanent' | 'retryable'; readonly type?: string; readonly message: string };

@@ -30,4 +30,38 @@ export function logEmrEvents(engine: EmrServerlessEngine, logger: winston.Logger
       jobRunId,
     }),
   );
+  engine.events.on('emr:job-run-found', ({ runId, jobRunId, state }) =>
+    logger.info(
+      `found EMR job run ${jobRunId} (${state}) that an earlier controller started for run ${runId}; watching it instead of starting another`,
+      {
+        ...base,
+        event: 'emr:job-run-found',
+        runId,
+        jobRunId,
+        state,
+      },
+    ),
+  );
+  engine.events.on('emr:dashboard', ({ runId, jobRunId, url }) =>
+    logger.info(`Spark UI of EMR job run ${jobRunId}: ${url}`, { ...base, event: 'emr:dashboard', runId, jobRunId, url }),
+  );
+  engine.events.on('emr:dashboard-unavailable', ({ runId, jobRunId, reason }) =>
+    logger.debug(`no Spark UI link for EMR job run ${jobRunId}: ${reason}`, {
+      ...base,
+      event: 'emr:dashboard-unavailable',
+      runId,
+      jobRunId,
+      reason,
+    }),
+  );
+  engine.events.on('emr:job-run-finished', ({ runId, jobRunId, key, usage }) =>
+    logger.info(`EMR job run ${jobRunId} ended ${usage.state}${usage.billed ? `, billed ${usage.billed.vCPUHour} vCPU-hours` : ''}`, {
+      ...base,
+      event: 'emr:job-run-finished',
+      runId,
+      jobRunId,
+      key,
+      usage,
+    }),
+  );
 }

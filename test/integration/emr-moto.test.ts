@@ -9,7 +9,7 @@ import {
   StopApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWatcher } from '../../src/cli/wiring.js';
+import { createStore, createWatcher } from '../../src/cli/wiring.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildJobArtifacts } from '../../src/engines/emr/artifacts.js';
 import { clientTokenFor } from '../../src/engines/emr/client-token.js';
@@ -17,6 +17,7 @@ import { buildStartJobRunInput } from '../../src/engines/emr/emr-request.js';
 import { inflightKey } from '../../src/engines/emr/inflight.js';
 import { runReportKey } from '../../src/engines/run-report.js';
 import { ConfigError } from '../../src/errors.js';
+import { EmrServerlessEngine } from '../../src/engines/emr/emr-serverless-engine.js';
 import { type MotoServer, startMotoServer } from '../helpers/moto-server.js';
 
 const BUCKET = 'emr-lake';
@@ -131,7 +132,7 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
           executionTimeoutMinutes: 30,
         },
         job,
-        { runId: job.runId, clientToken: clientTokenFor(key, etag, 1) },
+        { runId: job.runId, clientToken: clientTokenFor(`s3://${BUCKET}/lake`, key, etag, 1) },
       );
       expect(stored).toMatchObject({
         applicationId,
@@ -162,6 +163,98 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
       });
     } finally {
       await watcher.close();
+    }
+  });
+
+  it('start-up: an application on a release the job is not tested on (emr-6.x) is refused with the releases to use', async () => {
+    const old =
+      (await emr.send(new CreateApplicationCommand({ name: 'old', releaseLabel: 'emr-6.15.0', type: 'SPARK', clientToken: 'create-3' })))
+        .applicationId ?? '';
+    const error = await createWatcher(loadConfig(env({ EMR_APPLICATION_ID: old }), { cwd: process.cwd() })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`EMR_APPLICATION_ID=${old} runs emr-6.15.0, which the job is not tested on`);
+    expect((error as Error).message).toContain('emr-7.x (Spark 3.5');
+  });
+
+  it('crash window: StartJobRun landed but its answer was lost; the next try finds that run (ListJobRuns) instead of starting a second', async () => {
+    const lake = 'crash-lake';
+    // The first controller: moto starts the run, then the answer never reaches the engine (as if the
+    // controller died or the connection dropped right after the request was sent).
+    const config = loadConfig(env({ LAKE: `s3://${BUCKET}/${lake}` }), { cwd: process.cwd() });
+    const store = await createStore(config);
+    const lossy = new EMRServerlessClient({
+      region: 'us-east-1',
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    lossy.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'StartJobRunCommand') throw new Error('the connection dropped after the request was sent');
+        return out;
+      },
+      { step: 'deserialize', name: 'loseStartJobRunAnswer' },
+    );
+    const first = {
+      store,
+      engine: new EmrServerlessEngine({
+        client: lossy,
+        ownsClient: true,
+        store,
+        settings: {
+          applicationId,
+          executionRoleArn: ROLE,
+          lakeUri: `s3://${BUCKET}/${lake}`,
+          logUri: `s3://${BUCKET}/logs/emr/`,
+          executionTimeoutMinutes: 30,
+        },
+        sparkJobsDir: path.resolve('spark-jobs'),
+        timeoutMs: 1_800_000,
+      }),
+      close: async () => first.engine.close(),
+    };
+    const key = 'raw/orders/2026/11/02/orders.parquet';
+    const { etag } = await first.store.put(key, Buffer.from('PAR1 not really'));
+    const job = { runId: 'crash-run-1', key, etag, dataset: 'orders' };
+    await expect(first.engine.submit(job)).rejects.toThrow(/StartJobRun failed: the connection dropped/u);
+    await first.close();
+    const runsFor = async (runId: string) =>
+      ((await emr.send(new ListJobRunsCommand({ applicationId }))).jobRuns ?? []).filter((r) => r.name?.endsWith(` ${runId}`));
+    expect(await runsFor('crash-run-1')).toHaveLength(1); // the run exists; its id was never recorded
+    const intent = JSON.parse((await first.store.get(inflightKey(key, etag)))?.body.toString('utf8') ?? '{}') as Record<string, unknown>;
+    expect(intent['jobRunId']).toBeUndefined();
+    expect(intent['request']).toMatchObject({ name: 's3-spark-watcher orders crash-run-1', clientToken: intent['clientToken'] });
+
+    // The restarted controller: the same version again (a new run id, as the next pass would give).
+    const second = await createWatcher(loadConfig(env({ LAKE: `s3://${BUCKET}/${lake}` }), { cwd: process.cwd() }));
+    try {
+      const report = {
+        runId: 'crash-run-1',
+        key,
+        etag,
+        dataset: 'orders',
+        status: 'succeeded',
+        rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
+        outputs: {},
+        startedAt: '2026-11-28T12:00:00Z',
+        finishedAt: '2026-11-28T12:01:00Z',
+        sparkVersion: '3.5.6',
+      };
+      await moto.s3.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `${lake}/${runReportKey('crash-run-1')}`, Body: JSON.stringify(report) }),
+      );
+      const result = await second.engine.submit({ ...job, runId: 'crash-run-2' });
+      expect(result).toMatchObject({ runId: 'crash-run-1', status: 'succeeded' });
+      // One run for the version: the first, found and watched; none started for the second try.
+      expect(await runsFor('crash-run-1')).toHaveLength(1);
+      expect(await runsFor('crash-run-2')).toHaveLength(0);
+      const record = JSON.parse((await second.store.get(inflightKey(key, etag)))?.body.toString('utf8') ?? '{}') as Record<string, unknown>;
+      expect(record).toMatchObject({ runId: 'crash-run-1', jobRunId: (await runsFor('crash-run-1'))[0]?.id, finalState: 'SUCCESS' });
+      // What moto reports of the run's cost is kept with it.
+      expect(record['usage']).toMatchObject({ state: 'SUCCESS', billed: { vCPUHour: 0, memoryGBHour: 0, storageGBHour: 0 } });
+      expect(result.emr).toEqual(record['usage']);
+    } finally {
+      await second.close();
     }
   });
 });

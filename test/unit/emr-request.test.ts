@@ -40,19 +40,22 @@ describe('the StartJobRun request', () => {
     );
   });
 
-  it('client tokens: stable for key, ETag and attempt; different when any changes; within EMR limits', () => {
-    const t = clientTokenFor('raw/a.parquet', '"e"', 1);
+  it('client tokens: stable for lake, key, ETag and attempt; different when any changes; within EMR limits', () => {
+    const t = clientTokenFor('s3://b/lake', 'raw/a.parquet', '"e"', 1);
     expect(t).toMatch(/^[0-9a-f]{64}$/u);
-    expect(clientTokenFor('raw/a.parquet', '"e"', 1)).toBe(t);
+    expect(clientTokenFor('s3://b/lake', 'raw/a.parquet', '"e"', 1)).toBe(t);
     expect(
       new Set([
         t,
-        clientTokenFor('raw/a.parquet', '"e"', 2),
-        clientTokenFor('raw/a.parquet', '"f"', 1),
-        clientTokenFor('raw/b.parquet', '"e"', 1),
+        clientTokenFor('s3://b/lake', 'raw/a.parquet', '"e"', 2),
+        clientTokenFor('s3://b/lake', 'raw/a.parquet', '"f"', 1),
+        clientTokenFor('s3://b/lake', 'raw/b.parquet', '"e"', 1),
+        // Two lakes sharing one application: another prefix, another bucket.
+        clientTokenFor('s3://b/other-lake', 'raw/a.parquet', '"e"', 1),
+        clientTokenFor('s3://c/lake', 'raw/a.parquet', '"e"', 1),
       ]).size,
-    ).toBe(4);
-    expect(() => clientTokenFor('raw/a.parquet', '"e"', 0)).toThrow(RangeError);
+    ).toBe(6);
+    expect(() => clientTokenFor('s3://b/lake', 'raw/a.parquet', '"e"', 0)).toThrow(RangeError);
   });
 
   it('the driver log of a run is under the log URI', () => {

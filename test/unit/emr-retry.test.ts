@@ -139,7 +139,7 @@ describe('EMR Serverless: a job run FAILED, then succeeding on the controller’
     ]);
     // A new clientToken per attempt: the first one would only return the failed run again.
     const tokens = emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken);
-    expect(tokens).toEqual([clientTokenFor(KEY, etag, 1), clientTokenFor(KEY, etag, 2)]);
+    expect(tokens).toEqual([clientTokenFor('s3://lake-bucket/lake', KEY, etag, 1), clientTokenFor('s3://lake-bucket/lake', KEY, etag, 2)]);
     expect(new Set(tokens).size).toBe(2);
     // The marker names the run that did the work; the attempts are cleared.
     const marker = (await new MarkerStore(store).load()).document.files[KEY];

@@ -3,8 +3,10 @@ import {
   CancelJobRunCommand,
   EMRServerlessClient,
   GetApplicationCommand,
+  GetDashboardForJobRunCommand,
   GetJobRunCommand,
   type JobRunState,
+  ListJobRunsCommand,
   StartApplicationCommand,
   StartJobRunCommand,
   type StartJobRunCommandInput,
@@ -28,6 +30,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const APP = '00fabc123def4567';
 const ROLE = 'arn:aws:iam::123456789012:role/s3-spark-watcher-job';
+const LAKE = 's3://lake-bucket/lake';
 const JOB: JobRequest = {
   runId: 'run-1',
   key: 'raw/orders/2026/11/01/orders.parquet',
@@ -100,7 +103,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
       settings: {
         applicationId: APP,
         executionRoleArn: ROLE,
-        lakeUri: 's3://lake-bucket/lake',
+        lakeUri: LAKE,
         logUri: 's3://lake-bucket/logs/emr/',
         executionTimeoutMinutes: 60,
       },
@@ -163,7 +166,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     expect(hash).toBeDefined();
     expect(input).toEqual({
       applicationId: APP,
-      clientToken: clientTokenFor(JOB.key, JOB.etag, 1),
+      clientToken: clientTokenFor(LAKE, JOB.key, JOB.etag, 1),
       executionRoleArn: ROLE,
       name: 's3-spark-watcher orders run-1',
       jobDriver: {
@@ -201,8 +204,8 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     startWritesReport();
     await expect(engine().submit({ ...JOB, runId: 'run-2' })).resolves.toMatchObject({ runId: 'run-2' });
     expect(emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken)).toEqual([
-      clientTokenFor(JOB.key, JOB.etag, 1),
-      clientTokenFor(JOB.key, JOB.etag, 2),
+      clientTokenFor(LAKE, JOB.key, JOB.etag, 1),
+      clientTokenFor(LAKE, JOB.key, JOB.etag, 2),
     ]);
   });
 
@@ -212,7 +215,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     await engine().submit(JOB);
     await expect(engine().submit({ ...JOB, runId: 'run-again' })).resolves.toMatchObject({ runId: 'run-again' });
     const tokens = emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken);
-    expect(tokens).toEqual([clientTokenFor(JOB.key, JOB.etag, 1), clientTokenFor(JOB.key, JOB.etag, 2)]);
+    expect(tokens).toEqual([clientTokenFor(LAKE, JOB.key, JOB.etag, 1), clientTokenFor(LAKE, JOB.key, JOB.etag, 2)]);
   });
 
   it('QUEUED for a while: polls with growing pauses up to the cap, then looks again soon after a state change', async () => {
@@ -249,7 +252,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     startWritesReport();
     await engine().submit({ ...JOB, runId: 'run-2' });
     const tokens = emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken);
-    expect(tokens).toEqual([clientTokenFor(JOB.key, JOB.etag, 1), clientTokenFor(JOB.key, JOB.etag, 2)]);
+    expect(tokens).toEqual([clientTokenFor(LAKE, JOB.key, JOB.etag, 1), clientTokenFor(LAKE, JOB.key, JOB.etag, 2)]);
   });
 
   it('FAILED with a report that says the input is unusable: permanent', async () => {
@@ -357,7 +360,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     await expect(engine().submit(JOB)).resolves.toMatchObject({ status: 'succeeded' });
     const tokens = emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken);
     expect(tokens).toHaveLength(3);
-    expect(new Set(tokens)).toEqual(new Set([clientTokenFor(JOB.key, JOB.etag, 1)]));
+    expect(new Set(tokens)).toEqual(new Set([clientTokenFor(LAKE, JOB.key, JOB.etag, 1)]));
     expect(emr.commandCalls(GetJobRunCommand)).toHaveLength(4);
   });
 
@@ -419,24 +422,86 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     );
   });
 
-  it('restart after StartJobRun was sent but before its answer was recorded: sent again with the same clientToken and run id', async () => {
-    // The first controller wrote its intent, then died before recording the job run id.
-    await new InflightRecords(store).write({
-      key: JOB.key,
-      etag: JOB.etag,
-      attempt: 1,
-      runId: 'run-1',
-      clientToken: clientTokenFor(JOB.key, JOB.etag, 1),
-      applicationId: APP,
-      submittedAt: new Date(time.now()).toISOString(),
-    });
+  /** What the first controller wrote before it died: its intent, with the exact request, and no job run id. */
+  const intentWithoutRunId = async () => {
+    // The first controller: it dies right after its intent is written (its StartJobRun never answers).
+    emr.on(StartJobRunCommand).callsFake(() => new Promise(() => {}));
+    void engine().submit(JOB);
+    await expect.poll(async () => (await new InflightRecords(store).read(JOB.key, JOB.etag))?.request).toBeDefined();
+    const intent = await new InflightRecords(store).read(JOB.key, JOB.etag);
+    expect(intent).toMatchObject({ runId: 'run-1', clientToken: clientTokenFor(LAKE, JOB.key, JOB.etag, 1) });
+    expect(intent?.jobRunId).toBeUndefined();
+    return intent!;
+  };
+
+  it('restart after StartJobRun started a run but before its id was recorded: the run is found by name (ListJobRuns), no second StartJobRun', async () => {
+    const intent = await intentWithoutRunId();
+    emr.resetHistory();
+    emr
+      .on(ListJobRunsCommand)
+      .resolvesOnce({
+        jobRuns: [
+          {
+            applicationId: APP,
+            id: 'jr-other',
+            name: 's3-spark-watcher orders run-0',
+            arn: 'a',
+            createdBy: 'x',
+            createdAt: new Date(),
+            updatedAt: new Date(),
+            executionRole: ROLE,
+            state: 'SUCCESS',
+            stateDetails: '',
+            releaseLabel: 'emr-7.5.0',
+          },
+        ],
+        nextToken: 'page-2',
+      })
+      .resolves({
+        jobRuns: [
+          {
+            applicationId: APP,
+            id: 'jr-1',
+            name: intent.request?.name,
+            arn: 'a',
+            createdBy: 'x',
+            createdAt: new Date(),
+            updatedAt: new Date(),
+            executionRole: ROLE,
+            state: 'RUNNING',
+            stateDetails: '',
+            releaseLabel: 'emr-7.5.0',
+          },
+        ],
+      });
+    await store.put(runReportKey('run-1'), JSON.stringify(report('run-1')));
+    emr.on(GetJobRunCommand).resolvesOnce(jobRun('RUNNING')).resolves(jobRun('SUCCESS'));
+    const found: string[] = [];
+    const second = engine();
+    second.events.on('emr:job-run-found', ({ jobRunId }) => found.push(jobRunId));
+    const result = await second.submit({ ...JOB, runId: 'run-2' });
+    expect(result.runId).toBe('run-1');
+    expect(found).toEqual(['jr-1']);
+    expect(emr.commandCalls(StartJobRunCommand)).toHaveLength(0);
+    // Looked since the intent (less a day of margin), through every page.
+    const lists = emr.commandCalls(ListJobRunsCommand).map((c) => c.args[0].input);
+    expect(lists).toHaveLength(2);
+    expect(lists[0]?.createdAtAfter?.getTime()).toBe(Date.parse(intent.submittedAt) - 86_400_000);
+    expect(lists[1]?.nextToken).toBe('page-2');
+    expect(await new InflightRecords(store).read(JOB.key, JOB.etag)).toMatchObject({ jobRunId: 'jr-1', finalState: 'SUCCESS' });
+  });
+
+  it('restart after the intent when no run started: the recorded request is sent again, exactly', async () => {
+    const intent = await intentWithoutRunId();
+    emr.resetHistory();
+    emr.on(ListJobRunsCommand).resolves({ jobRuns: [] });
     startWritesReport();
     emr.on(GetJobRunCommand).resolves(jobRun('SUCCESS'));
     const result = await engine().submit({ ...JOB, runId: 'run-2' });
     expect(result.runId).toBe('run-1');
-    const input = emr.commandCalls(StartJobRunCommand)[0]!.args[0].input;
-    expect(input.clientToken).toBe(clientTokenFor(JOB.key, JOB.etag, 1));
-    expect(input.jobDriver?.sparkSubmit?.entryPointArguments).toContain('run-1');
+    const calls = emr.commandCalls(StartJobRunCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.args[0].input).toEqual(intent.request);
   });
 
   it('a recorded job run that EMR no longer knows: retryable now, and the next try is a new attempt instead of re-attaching again', async () => {
@@ -445,7 +510,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
       etag: JOB.etag,
       attempt: 1,
       runId: 'run-1',
-      clientToken: clientTokenFor(JOB.key, JOB.etag, 1),
+      clientToken: clientTokenFor(LAKE, JOB.key, JOB.etag, 1),
       applicationId: APP,
       submittedAt: new Date(time.now()).toISOString(),
       jobRunId: 'jr-gone',
@@ -462,7 +527,9 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
       /watching job run jr-gone failed: Job run jr-gone not found/u,
     );
     await expect(engine().submit({ ...JOB, runId: 'run-3' })).resolves.toMatchObject({ runId: 'run-3' });
-    expect(emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken)).toEqual([clientTokenFor(JOB.key, JOB.etag, 2)]);
+    expect(emr.commandCalls(StartJobRunCommand).map((c) => c.args[0].input.clientToken)).toEqual([
+      clientTokenFor(LAKE, JOB.key, JOB.etag, 2),
+    ]);
   });
 
   it('validate(): a missing application, or one that is not Spark, is a configuration error', async () => {
@@ -483,5 +550,126 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
     const notFound = Object.assign(new Error('Application not found'), { name: 'ResourceNotFoundException' });
     emr.on(GetApplicationCommand).rejects(notFound);
     await expect(engine().validate()).rejects.toThrow(/no such EMR Serverless application/u);
+  });
+
+  it('validate(): an application on a release the job is not tested on is refused, naming the release and what to use', async () => {
+    const onRelease = (releaseLabel: string) =>
+      emr.on(GetApplicationCommand).resolves({
+        application: {
+          applicationId: APP,
+          name: 'a',
+          arn: 'arn',
+          releaseLabel,
+          type: 'SPARK',
+          state: 'STARTED',
+          createdAt: new Date(),
+          updatedAt: new Date(),
+        },
+      });
+    for (const label of ['emr-6.15.0', 'emr-5.36.2', 'emr-spark-8.0-preview', 'emr-8.0.0']) {
+      onRelease(label);
+      const error = await engine()
+        .validate()
+        .catch((e: unknown) => e);
+      expect(error, label).toBeInstanceOf(ConfigError);
+      expect((error as Error).message, label).toContain(`runs ${label}, which the job is not tested on`);
+      expect((error as Error).message, label).toMatch(/emr-7\.x \(Spark 3\.5.*emr-spark-8\.x \(Spark 4\.0/u);
+    }
+    for (const [label, family] of [
+      ['emr-7.0.0', 'emr-7.x'],
+      ['emr-7.12.0', 'emr-7.x'],
+      ['emr-spark-8.0.0', 'emr-spark-8.x'],
+    ] as const) {
+      onRelease(label);
+      await expect(engine().validate(), label).resolves.toMatchObject({ releaseLabel: label, family });
+    }
+  });
+
+  it("cost: EMR's total and billed utilization and execution time are in the report, the in-flight record and an event", async () => {
+    startWritesReport();
+    const utilization = {
+      totalResourceUtilization: { vCPUHour: 0.25, memoryGBHour: 1.5, storageGBHour: 5 },
+      billedResourceUtilization: { vCPUHour: 0.5, memoryGBHour: 2, storageGBHour: 0 },
+      totalExecutionDurationSeconds: 95,
+    };
+    emr
+      .on(GetJobRunCommand)
+      .resolvesOnce(jobRun('RUNNING'))
+      .resolves({ jobRun: { ...jobRun('SUCCESS').jobRun, ...utilization } });
+    const e = engine();
+    const finished: unknown[] = [];
+    e.events.on('emr:job-run-finished', (ev) => finished.push(ev));
+    const result = await e.submit(JOB);
+    const usage = {
+      jobRunId: 'jr-1',
+      state: 'SUCCESS',
+      releaseLabel: 'emr-7.5.0',
+      executionSeconds: 95,
+      total: { vCPUHour: 0.25, memoryGBHour: 1.5, storageGBHour: 5 },
+      billed: { vCPUHour: 0.5, memoryGBHour: 2, storageGBHour: 0 },
+    };
+    expect(result.emr).toEqual(usage);
+    expect((await new InflightRecords(store).read(JOB.key, JOB.etag))?.usage).toEqual(usage);
+    expect(finished).toEqual([{ runId: 'run-1', jobRunId: 'jr-1', key: JOB.key, usage }]);
+  });
+
+  it('the Spark UI link (GetDashboardForJobRun) is announced once the run runs; without it the job goes on', async () => {
+    startWritesReport();
+    emr
+      .on(GetJobRunCommand)
+      .resolvesOnce(jobRun('PENDING'))
+      .resolvesOnce(jobRun('RUNNING'))
+      .resolvesOnce(jobRun('RUNNING'))
+      .resolves(jobRun('SUCCESS'));
+    emr.on(GetDashboardForJobRunCommand).resolves({ url: 'https://dashboard.example/jr-1?authToken=x' });
+    const e = engine();
+    const links: string[] = [];
+    e.events.on('emr:dashboard', ({ url }) => links.push(url));
+    await e.submit(JOB);
+    expect(links).toEqual(['https://dashboard.example/jr-1?authToken=x']);
+    expect(emr.commandCalls(GetDashboardForJobRunCommand)[0]?.args[0].input).toEqual({ applicationId: APP, jobRunId: 'jr-1' });
+
+    emr.on(GetDashboardForJobRunCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+    const e2 = engine();
+    const unavailable: string[] = [];
+    e2.events.on('emr:dashboard-unavailable', ({ reason }) => unavailable.push(reason));
+    await expect(e2.submit({ ...JOB, runId: 'run-2' })).resolves.toMatchObject({ status: 'succeeded' });
+    expect(unavailable).toEqual(['not authorized']);
+  });
+
+  it('passthrough: EMR_JOB_RUN_OVERRIDES fields reach StartJobRun; the cancel grace period reaches CancelJobRun', async () => {
+    startWritesReport();
+    let cancelled = false;
+    emr.on(CancelJobRunCommand).callsFake(() => {
+      cancelled = true;
+      return { applicationId: APP, jobRunId: 'jr-1' };
+    });
+    emr.on(GetJobRunCommand).callsFake(() => jobRun(cancelled ? 'CANCELLED' : 'RUNNING'));
+    const overrides = {
+      retryPolicy: { maxAttempts: 2 },
+      applicationConfiguration: [{ classification: 'spark-defaults', properties: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' } }],
+    };
+    const e = engine({
+      timeoutMs: 300_000,
+      cancelGraceSeconds: 45,
+      settings: {
+        applicationId: APP,
+        executionRoleArn: ROLE,
+        lakeUri: LAKE,
+        logUri: 's3://lake-bucket/logs/emr/',
+        executionTimeoutMinutes: 60,
+        overrides,
+      },
+    });
+    await expect(e.submit(JOB)).rejects.toThrow(/timed out/u);
+    const input = emr.commandCalls(StartJobRunCommand)[0]!.args[0].input;
+    expect(input.retryPolicy).toEqual({ maxAttempts: 2 });
+    expect(input.configurationOverrides?.applicationConfiguration).toEqual(overrides.applicationConfiguration);
+    expect(input.configurationOverrides?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri).toBe('s3://lake-bucket/logs/emr/');
+    expect(emr.commandCalls(CancelJobRunCommand)[0]?.args[0].input).toEqual({
+      applicationId: APP,
+      jobRunId: 'jr-1',
+      shutdownGracePeriodInSeconds: 45,
+    });
   });
 });

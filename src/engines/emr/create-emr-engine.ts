@@ -11,7 +11,7 @@ export function emrLakeUri(lake: Extract<LakeLocation, { kind: 's3' }>): string 
   return `s3://${lake.bucket}${lake.prefix === '' ? '' : `/${lake.prefix.replace(/\/$/u, '')}`}`;
 }
 
-/** The EMR Serverless engine of ENGINE=emr-serverless, after checking its application (exists, type Spark). */
+/** The EMR Serverless engine of ENGINE=emr-serverless, after checking its application (exists, type Spark, a supported release). */
 export async function createEmrEngine(config: Config, store: ObjectStore, signal?: AbortSignal): Promise<EmrServerlessEngine> {
   if (config.emr === undefined || config.lake.kind !== 's3')
     throw new ConfigError('ENGINE=emr-serverless needs EMR_APPLICATION_ID, EMR_EXECUTION_ROLE_ARN and an S3 lake');
@@ -32,7 +32,9 @@ export async function createEmrEngine(config: Config, store: ObjectStore, signal
       executionTimeoutMinutes: config.emr.jobTimeoutMinutes,
       ...(config.emr.sparkSubmitParameters !== undefined ? { sparkSubmitParameters: config.emr.sparkSubmitParameters } : {}),
       ...(config.emr.cloudWatchLogGroup !== undefined ? { cloudWatchLogGroup: config.emr.cloudWatchLogGroup } : {}),
+      ...(config.emr.jobRunOverrides !== undefined ? { overrides: config.emr.jobRunOverrides } : {}),
     },
+    ...(config.emr.cancelGraceSeconds !== undefined ? { cancelGraceSeconds: config.emr.cancelGraceSeconds } : {}),
     sparkJobsDir: SPARK_JOBS_DIR,
     timeoutMs: config.emr.jobTimeoutMinutes * 60_000,
   });

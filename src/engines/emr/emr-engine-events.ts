@@ -1,4 +1,5 @@
 import type { JobRunState } from './job-run-states.js';
+import type { EmrUsage } from './job-run-usage.js';
 
 /** What the EMR Serverless engine tells the entry point (for logs and metrics). */
 export interface EmrEngineEvents {
@@ -18,4 +19,12 @@ export interface EmrEngineEvents {
   'emr:job-run-state': { readonly runId: string; readonly jobRunId: string; readonly state: JobRunState };
   /** CancelJobRun was sent (abort, timeout or close). */
   'emr:job-run-cancelling': { readonly runId: string; readonly jobRunId: string; readonly why: 'aborted' | 'timeout' };
+  /** A restarted controller found, by its name (ListJobRuns), the run an earlier one started but did not record. */
+  'emr:job-run-found': { readonly runId: string; readonly jobRunId: string; readonly state: string };
+  /** The run's Spark UI (GetDashboardForJobRun): a pre-signed link, valid for a limited time. */
+  'emr:dashboard': { readonly runId: string; readonly jobRunId: string; readonly url: string };
+  /** GetDashboardForJobRun failed (no permission, not available yet): the job goes on. */
+  'emr:dashboard-unavailable': { readonly runId: string; readonly jobRunId: string; readonly reason: string };
+  /** A watched run ended: its state and what it used and was billed. */
+  'emr:job-run-finished': { readonly runId: string; readonly jobRunId: string; readonly key: string; readonly usage: EmrUsage };
 }

@@ -1,4 +1,4 @@
-import type { StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
+import type { Configuration, RetryPolicy, StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
 import type { JobRequest } from '../engine.js';
 import { keyHash } from './client-token.js';
 
@@ -17,6 +17,24 @@ export interface EmrRequestSettings {
   readonly logUri: string;
   readonly cloudWatchLogGroup?: string;
   readonly executionTimeoutMinutes: number;
+  /** StartJobRun fields the engine does not set itself (EMR_JOB_RUN_OVERRIDES), passed through as they are. */
+  readonly overrides?: EmrJobRunOverrides;
+}
+
+/**
+ * The StartJobRun fields a user may add (EMR_JOB_RUN_OVERRIDES): EMR's own retry policy, and
+ * application configuration (spark-defaults and the like). Everything else in the request is the
+ * engine's: the job contract, the idempotency token, the name and tags it finds runs by.
+ */
+export interface EmrJobRunOverrides {
+  readonly retryPolicy?: RetryPolicy;
+  readonly applicationConfiguration?: Configuration[];
+}
+export const JOB_RUN_OVERRIDE_FIELDS = ['retryPolicy', 'applicationConfiguration'] as const;
+
+/** The job run's name: how a restarted controller finds a run it started but did not record (ListJobRuns). */
+export function jobRunName(dataset: string, runId: string): string {
+  return `s3-spark-watcher ${dataset} ${runId}`.slice(0, 256);
 }
 
 /** One attempt at one job: its run id (names the report) and its idempotency token. */
@@ -44,7 +62,7 @@ export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequ
     applicationId: settings.applicationId,
     clientToken: attempt.clientToken,
     executionRoleArn: settings.executionRoleArn,
-    name: `s3-spark-watcher ${job.dataset} ${attempt.runId}`.slice(0, 256),
+    name: jobRunName(job.dataset, attempt.runId),
     jobDriver: {
       sparkSubmit: {
         entryPoint: uri(settings.entryPointKey),
@@ -63,6 +81,9 @@ export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequ
       },
     },
     configurationOverrides: {
+      ...(settings.overrides?.applicationConfiguration !== undefined
+        ? { applicationConfiguration: settings.overrides.applicationConfiguration }
+        : {}),
       monitoringConfiguration: {
         s3MonitoringConfiguration: { logUri: settings.logUri },
         ...(settings.cloudWatchLogGroup !== undefined
@@ -71,6 +92,7 @@ export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequ
       },
     },
     executionTimeoutMinutes: settings.executionTimeoutMinutes,
+    ...(settings.overrides?.retryPolicy !== undefined ? { retryPolicy: settings.overrides.retryPolicy } : {}),
     tags: {
       app: 's3-spark-watcher',
       dataset: tagValue(job.dataset),

@@ -2,10 +2,13 @@ import {
   CancelJobRunCommand,
   type EMRServerlessClient,
   GetApplicationCommand,
+  GetDashboardForJobRunCommand,
   GetJobRunCommand,
   type JobRun,
+  ListJobRunsCommand,
   StartApplicationCommand,
   StartJobRunCommand,
+  type StartJobRunCommandInput,
 } from '@aws-sdk/client-emr-serverless';
 import { ConfigError, RetryableError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -15,7 +18,9 @@ import { type RunReport, readRunReport } from '../run-report.js';
 import { type JobArtifacts, buildJobArtifacts, uploadArtifactsIfNew } from './artifacts.js';
 import { type Sleep, realSleep, withAwsRetry } from './aws-retry.js';
 import { clientTokenFor } from './client-token.js';
-import { type EmrRequestSettings, buildStartJobRunInput, driverLogUri } from './emr-request.js';
+import { type EmrRequestSettings, buildStartJobRunInput, driverLogUri, jobRunName } from './emr-request.js';
+import { type EmrUsage, usageOf } from './job-run-usage.js';
+import { RELEASE_FAMILIES, releaseFamilyOf, supportedReleasesText } from './release-families.js';
 import { TypedEmitter } from '../../controller/typed-emitter.js';
 import type { EmrEngineEvents } from './emr-engine-events.js';
 import { JobRunFailedError } from './emr-errors.js';
@@ -53,11 +58,15 @@ export interface EmrServerlessEngineOptions {
   /** How long to wait for CANCELLED, and for an application to start. @default 600000 */
   readonly settleTimeoutMs?: number;
   readonly poll?: Partial<PollSettings>;
+  /** CancelJobRun's shutdownGracePeriodInSeconds (EMR_CANCEL_GRACE_SECONDS). @default EMR's own */
+  readonly cancelGraceSeconds?: number;
   /** Calls per AWS request when throttled or on 5xx. @default 6 */
   readonly apiAttempts?: number;
   readonly sleep?: Sleep;
   readonly now?: () => number;
 }
+
+const RELEASE_EXAMPLE = RELEASE_FAMILIES[0]?.example ?? 'emr-7.12.0';
 
 /** Why the engine stops watching a run before it ended. */
 class StopWatching extends Error {
@@ -97,8 +106,8 @@ export class EmrServerlessEngine implements SparkEngine {
     return this.#o.settings.applicationId;
   }
 
-  /** Start-up check: the application exists and runs Spark. A ConfigError says what to fix. */
-  async validate(signal?: AbortSignal): Promise<{ releaseLabel?: string | undefined; state?: string | undefined }> {
+  /** Start-up check: the application exists, runs Spark, and on a release the job supports. A ConfigError says what to fix. */
+  async validate(signal?: AbortSignal): Promise<{ releaseLabel?: string | undefined; family: string; state?: string | undefined }> {
     let application;
     try {
       application = (await this.#call((s) => this.#o.client.send(new GetApplicationCommand({ applicationId: this.#appId }), s), signal))
@@ -124,7 +133,16 @@ export class EmrServerlessEngine implements SparkEngine {
       );
     }
     if (application.state === 'TERMINATED') throw new ConfigError(`EMR_APPLICATION_ID=${this.#appId} is terminated; create a new one.`);
-    return { releaseLabel: application.releaseLabel, state: application.state };
+    const family = releaseFamilyOf(application.releaseLabel);
+    if (family === undefined) {
+      throw new ConfigError(
+        `EMR_APPLICATION_ID=${this.#appId} runs ${application.releaseLabel ?? 'an unknown release'}, which the job is not tested on; ` +
+          `use an application of ${supportedReleasesText()} (aws emr-serverless create-application --type SPARK --release-label ${
+            RELEASE_EXAMPLE
+          } --name s3-spark-watcher).`,
+      );
+    }
+    return { releaseLabel: application.releaseLabel, family: family.name, state: application.state };
   }
 
   async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
@@ -154,49 +172,63 @@ export class EmrServerlessEngine implements SparkEngine {
   async #submit(job: JobRequest, signal: AbortSignal): Promise<RunReport> {
     const previous = await this.#inflight.read(job.key, job.etag, signal);
     let record: InflightRecord;
-    if (previous !== undefined && previous.finalState === undefined && previous.applicationId === this.#appId) {
+    const resumed = previous !== undefined && previous.finalState === undefined && previous.applicationId === this.#appId;
+    if (resumed) {
       // A run of this version was submitted by an earlier controller (or an earlier call that was
-      // cut off): watch that one. Without a job run id, StartJobRun was perhaps never answered;
-      // sending it again with the same clientToken returns the run it started, if it started one.
+      // cut off): watch that one.
       record = previous;
     } else {
       const attempt = Math.max(job.attempt ?? 1, previous === undefined ? 1 : previous.attempt + 1);
+      const clientToken = clientTokenFor(this.#o.settings.lakeUri, job.key, job.etag, attempt);
+      const artifacts = await this.#uploadedArtifacts(job.runId, signal);
+      const request = buildStartJobRunInput(
+        { ...this.#o.settings, entryPointKey: artifacts.entryPointKey, pyFilesKey: artifacts.pyFilesKey },
+        job,
+        { runId: job.runId, clientToken },
+      );
       record = {
         key: job.key,
         etag: job.etag,
         attempt,
         runId: job.runId,
-        clientToken: clientTokenFor(job.key, job.etag, attempt),
+        clientToken,
         applicationId: this.#appId,
         submittedAt: new Date(this.#now()).toISOString(),
+        request,
       };
+      // The intent, with the exact request, before the request is sent.
       await this.#inflight.write(record, signal);
     }
     const details = { runId: record.runId };
 
     let jobRunId = record.jobRunId;
-    const reattached = jobRunId !== undefined;
+    const reattached = jobRunId !== undefined || resumed;
     if (jobRunId === undefined) {
-      const artifacts = await this.#uploadedArtifacts(record.runId, signal);
       await this.#ensureApplicationStarted(record.runId, signal);
-      const input = buildStartJobRunInput(
-        { ...this.#o.settings, entryPointKey: artifacts.entryPointKey, pyFilesKey: artifacts.pyFilesKey },
-        { ...job, runId: record.runId },
-        { runId: record.runId, clientToken: record.clientToken },
-      );
-      try {
-        // Not cut off by the job's signal: once sent, the run may exist, and it must be recorded
-        // (then an abort cancels it) rather than forgotten.
-        jobRunId = (await this.#call((s) => this.#o.client.send(new StartJobRunCommand(input), s), this.#settleSignal())).jobRunId;
-      } catch (error) {
-        throw new RetryableJobError(`StartJobRun failed: ${(error as Error).message}`, details, { cause: error });
+      // An intent without a job run id: StartJobRun was perhaps sent and the run started before the
+      // controller stopped. Look for it first; EMR's clientToken idempotency alone is not relied on.
+      if (resumed) jobRunId = await this.#findStartedRun(record, job.dataset, signal);
+      if (jobRunId === undefined) {
+        const input = record.request ?? (await this.#requestFor(record, job, signal));
+        try {
+          // Not cut off by the job's signal: once sent, the run may exist, and it must be recorded
+          // (then an abort cancels it) rather than forgotten.
+          jobRunId = (await this.#call((s) => this.#o.client.send(new StartJobRunCommand(input), s), this.#settleSignal())).jobRunId;
+        } catch (error) {
+          throw new RetryableJobError(`StartJobRun failed: ${(error as Error).message}`, details, { cause: error });
+        }
+        if (jobRunId === undefined) throw new RetryableJobError('StartJobRun returned no jobRunId', details);
       }
-      if (jobRunId === undefined) throw new RetryableJobError('StartJobRun returned no jobRunId', details);
       record = { ...record, jobRunId };
       await this.#inflight.write(record, this.#settleSignal());
     }
     const logPath = driverLogUri(this.#o.settings.logUri, this.#appId, jobRunId);
     this.events.emit('emr:job-run', { runId: record.runId, jobRunId, attempt: record.attempt, key: job.key, reattached });
+    const finished = (run: JobRun, state: JobRunState): EmrUsage => {
+      const usage = usageOf(run, state);
+      this.events.emit('emr:job-run-finished', { runId: record.runId, jobRunId, key: job.key, usage });
+      return usage;
+    };
 
     let run: JobRun;
     try {
@@ -230,20 +262,21 @@ export class EmrServerlessEngine implements SparkEngine {
     }
 
     const state = run.state as JobRunState;
+    const usage = finished(run, state);
     if (state === 'SUCCESS') {
       // Marked done first: the next run of this version (a reprocess, or a retry because the report
       // is missing) is a new attempt with a new clientToken; the old token would only return this
       // finished run again.
-      await this.#inflight.write({ ...record, finalState: 'SUCCESS' }, signal);
+      await this.#inflight.write({ ...record, finalState: 'SUCCESS', usage }, signal);
       const report = await readRunReport(this.#o.store, record.runId, signal);
       if (report === undefined)
         throw new RetryableJobError(`job run ${jobRunId} succeeded but wrote no run report`, { ...details, logPath });
       if (report.status !== 'succeeded')
         throw new RetryableJobError(`job run ${jobRunId} succeeded but its report says ${report.status}`, { ...details, logPath });
-      return report;
+      return { ...report, emr: usage };
     }
 
-    await this.#inflight.write({ ...record, finalState: state }, signal);
+    await this.#inflight.write({ ...record, finalState: state, usage }, signal);
     const failure = await readJobFailure(this.#o.store, record.runId, signal);
     const why = failure?.message ?? run.stateDetails ?? state;
     const message = `job run ${jobRunId} ${state}: ${why}${run.stateDetails && failure ? ` (${run.stateDetails})` : ''}`;
@@ -266,6 +299,7 @@ export class EmrServerlessEngine implements SparkEngine {
   async #watch(runId: string, jobRunId: string, deadline: number, signal: AbortSignal): Promise<JobRun> {
     let pause = this.#poll.initialMs;
     let last: JobRunState | undefined;
+    let dashboardAsked = false;
     for (;;) {
       if (signal.aborted) throw new StopWatching('aborted');
       if (this.#now() >= deadline) throw new StopWatching('timeout');
@@ -279,6 +313,11 @@ export class EmrServerlessEngine implements SparkEngine {
       const state = run.state;
       if (!isJobRunState(state)) throw new RetryableError(`GetJobRun returned an unknown state ${String(state)}`);
       if (state !== last) this.events.emit('emr:job-run-state', { runId, jobRunId, state });
+      // Once the driver runs (or, for a run first seen ended, its history): the link to its Spark UI.
+      if (!dashboardAsked && (state === 'RUNNING' || TERMINAL_STATES.has(state))) {
+        dashboardAsked = true;
+        await this.#announceDashboard(runId, jobRunId, signal);
+      }
       if (TERMINAL_STATES.has(state)) return run;
       if (state !== last) pause = this.#poll.initialMs; // a new state: look again soon
       last = state;
@@ -299,7 +338,19 @@ export class EmrServerlessEngine implements SparkEngine {
   async #cancel(runId: string, jobRunId: string): Promise<JobRunState> {
     const signal = this.#settleSignal();
     try {
-      await this.#call((s) => this.#o.client.send(new CancelJobRunCommand({ applicationId: this.#appId, jobRunId }), s), signal);
+      const grace = this.#o.cancelGraceSeconds;
+      await this.#call(
+        (s) =>
+          this.#o.client.send(
+            new CancelJobRunCommand({
+              applicationId: this.#appId,
+              jobRunId,
+              ...(grace !== undefined ? { shutdownGracePeriodInSeconds: grace } : {}),
+            }),
+            s,
+          ),
+        signal,
+      );
     } catch (error) {
       // Already finished: CancelJobRun is refused, the state below tells how it ended.
       if ((error as Error).name !== 'ValidationException')
@@ -312,6 +363,57 @@ export class EmrServerlessEngine implements SparkEngine {
       if (TERMINAL_STATES.has(state)) return state;
       if (this.#now() >= deadline) throw new RetryableJobError(`job run ${jobRunId} was cancelled but is still ${state}`, { runId });
       await this.#sleep(this.#poll.initialMs, signal);
+    }
+  }
+
+  /**
+   * The run an earlier controller started for this intent and did not record: ListJobRuns since
+   * the intent (less a day, for clock skew; moto also dates runs at midnight), matched by the
+   * request's name, which holds the run id. undefined when there is none.
+   */
+  async #findStartedRun(record: InflightRecord, dataset: string, signal: AbortSignal): Promise<string | undefined> {
+    const name = record.request?.name ?? jobRunName(dataset, record.runId);
+    const createdAtAfter = new Date(Date.parse(record.submittedAt) - 86_400_000);
+    let nextToken: string | undefined;
+    do {
+      const token = nextToken;
+      const page = await this.#call(
+        (s) =>
+          this.#o.client.send(
+            new ListJobRunsCommand({ applicationId: this.#appId, createdAtAfter, ...(token !== undefined ? { nextToken: token } : {}) }),
+            s,
+          ),
+        signal,
+      );
+      const found = (page.jobRuns ?? []).find((r) => r.name === name && r.id !== undefined);
+      if (found?.id !== undefined) {
+        this.events.emit('emr:job-run-found', { runId: record.runId, jobRunId: found.id, state: String(found.state) });
+        return found.id;
+      }
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return undefined;
+  }
+
+  /** The request of an intent recorded before requests were kept: built again from the same inputs. */
+  async #requestFor(record: InflightRecord, job: JobRequest, signal: AbortSignal): Promise<StartJobRunCommandInput> {
+    const artifacts = await this.#uploadedArtifacts(record.runId, signal);
+    return buildStartJobRunInput(
+      { ...this.#o.settings, entryPointKey: artifacts.entryPointKey, pyFilesKey: artifacts.pyFilesKey },
+      { ...job, runId: record.runId },
+      { runId: record.runId, clientToken: record.clientToken },
+    );
+  }
+
+  /** The run's Spark UI link (GetDashboardForJobRun), logged once; a failure to get it never fails the job. */
+  async #announceDashboard(runId: string, jobRunId: string, signal: AbortSignal): Promise<void> {
+    try {
+      const out = await this.#o.client.send(new GetDashboardForJobRunCommand({ applicationId: this.#appId, jobRunId }), {
+        abortSignal: signal,
+      });
+      if (out.url !== undefined) this.events.emit('emr:dashboard', { runId, jobRunId, url: out.url });
+    } catch (error) {
+      this.events.emit('emr:dashboard-unavailable', { runId, jobRunId, reason: (error as Error).message });
     }
   }
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
 import { RetryableError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { type JobRunState, isJobRunState } from './job-run-states.js';
+import type { EmrUsage } from './job-run-usage.js';
 
 export const INFLIGHT_PREFIX = 'metadata/inflight/';
 
@@ -21,9 +23,18 @@ export interface InflightRecord {
   readonly applicationId: string;
   /** When the attempt was first submitted (ISO): the controller's deadline counts from here. */
   readonly submittedAt: string;
+  /**
+   * The exact StartJobRun request, written with the intent: a controller restarted before it
+   * recorded the job run id looks for the run by its name (ListJobRuns), and sends this same
+   * request (same token, same code, same arguments) only if there is none. Absent in records
+   * written before it was kept.
+   */
+  readonly request?: StartJobRunCommandInput;
   readonly jobRunId?: string;
   /** Set when the run ended (SUCCESS, FAILED, CANCELLED). */
   readonly finalState?: JobRunState;
+  /** What the run used and was billed, from GetJobRun once it ended. */
+  readonly usage?: EmrUsage;
 }
 
 /** `metadata/inflight/<sha256 of key and ETag>.json`: one record per file version. */
@@ -52,6 +63,7 @@ export class InflightRecords {
       typeof value.runId !== 'string' ||
       typeof value.clientToken !== 'string' ||
       typeof value.applicationId !== 'string' ||
+      (value.request !== undefined && (typeof value.request !== 'object' || value.request === null)) ||
       !Number.isInteger(value.attempt) ||
       (value.finalState !== undefined && !isJobRunState(value.finalState))
     ) {
