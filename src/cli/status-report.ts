@@ -125,16 +125,21 @@ export function formatStatus(s: StatusReport): string {
   for (const j of 'jobs' in s.running ? s.running.jobs : []) lines.push(`  ${j.runId}  ${j.key}  since ${j.startedAt}`);
   lines.push('', s.runs.length === 0 ? 'no run reports under metadata/runs/ yet' : `last ${s.runs.length} runs (newest first):`);
   if (s.runs.length > 0) {
+    // With ENGINE=emr-serverless, what each run was billed (vCPU-hours, memory GB-hours).
+    const emr = s.runs.some((r) => r.emr !== undefined);
+    const billed = (r: RunRecord): string[] =>
+      !emr ? [] : r.emr?.billed ? [r.emr.billed.vCPUHour.toFixed(3), r.emr.billed.memoryGBHour.toFixed(3)] : ['-', '-'];
     table(
-      ['run id', 'status', 'duration', 'read', 'cleaned', 'quarantined', 'curated', 'key'],
+      ['run id', 'status', 'duration', 'read', 'cleaned', 'quarantined', 'curated', ...(emr ? ['billed vCPU-h', 'GB-h'] : []), 'key'],
       s.runs.map((r) => [
         r.runId,
         r.status,
         r.durationMs === null ? '-' : `${(r.durationMs / 1000).toFixed(1)} s`,
         ...(r.rows ? [r.rows.read, r.rows.cleaned, r.rows.quarantined, r.rows.curated].map(String) : ['-', '-', '-', '-']),
+        ...billed(r),
         r.status === 'failed' && r.error ? `${r.key}: ${truncate(r.error, 60)}` : r.key,
       ]),
-      new Set([2, 3, 4, 5, 6]),
+      new Set(emr ? [2, 3, 4, 5, 6, 7, 8] : [2, 3, 4, 5, 6]),
     );
   }
   return lines.join('\n');

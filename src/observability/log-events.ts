@@ -71,7 +71,14 @@ export function logControllerEvents(reconciler: Reconciler, logger: winston.Logg
   ev.on('job:succeeded', ({ report, ...ctx }) => {
     const attempt = attempts.current(ctx);
     attempts.succeeded(ctx);
-    logger.info(`job succeeded: ${ctx.key}`, { event: 'job:succeeded', ...ctx, attempt, outcome: 'succeeded', rows: report.rows });
+    logger.info(`job succeeded: ${ctx.key}`, {
+      event: 'job:succeeded',
+      ...ctx,
+      attempt,
+      outcome: 'succeeded',
+      rows: report.rows,
+      ...(report.emr !== undefined ? { emr: report.emr } : {}),
+    });
   });
   ev.on('job:failed', ({ error, permanent, ...ctx }) =>
     logger.error(`job failed${permanent ? ' (permanent)' : ''}: ${ctx.key}: ${describeError(error)}`, {

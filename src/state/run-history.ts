@@ -1,11 +1,14 @@
 import { datasetOf } from '../discovery/candidates.js';
 import { type RowCounts, listRunReports } from '../engines/run-report.js';
+import type { EmrUsage } from '../engines/emr/job-run-usage.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** One run as its report tells it, read leniently: a failed run's report may lack rows or dataset. */
 export interface RunRecord {
   readonly runId: string;
   readonly key: string;
+  /** The version's ETag as the report gives it (null when it does not). */
+  readonly etag: string | null;
   readonly dataset: string;
   readonly status: string;
   readonly startedAt: string | null;
@@ -13,6 +16,8 @@ export interface RunRecord {
   readonly durationMs: number | null;
   readonly rows: RowCounts | null;
   readonly error: string | null;
+  /** With ENGINE=emr-serverless: what the EMR job run used and was billed (from its in-flight record); else absent. */
+  readonly emr?: EmrUsage | null;
 }
 
 /**
@@ -54,6 +59,7 @@ function toRecord(runId: string, text: string): RunRecord | undefined {
   return {
     runId,
     key,
+    etag: str(r['etag']),
     dataset: str(r['dataset']) ?? (key.startsWith('raw/') ? datasetOf(key) : '?'),
     status: str(r['status']) ?? 'unknown',
     startedAt,

@@ -4,6 +4,7 @@ import { PollingDiscovery } from '../../discovery/poller.js';
 import { ConfigError } from '../../errors.js';
 import { MarkerStore } from '../../state/marker.js';
 import { readRecentRuns } from '../../state/run-history.js';
+import { withEmrUsage } from '../emr-run-usage.js';
 import { type CommandContext, configFrom, writeLine } from '../context.js';
 import { type DeadLetterView, deadLettersIn } from '../dead-lettered.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -44,7 +45,7 @@ export async function statusCommand(
     lake: store.description,
     marker: document,
     candidates,
-    runs,
+    runs: config.engine === 'emr-serverless' ? await withEmrUsage(store, runs, shownRuns) : runs,
     shownRuns,
     deadLetters: dead,
     running,

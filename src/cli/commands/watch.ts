@@ -23,7 +23,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
   progress?.follow(watcher.reconciler);
-  const observability = await startWatchObservability(config, watcher.reconciler, logger).catch(async (error: unknown) => {
+  const observability = await startWatchObservability(config, watcher.reconciler, logger, watcher.engine).catch(async (error: unknown) => {
     await watcher.close();
     throw error;
   });
