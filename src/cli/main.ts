@@ -4,6 +4,9 @@ import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../config/project-paths.js';
 import { ConfigError, MarkerCorruptError, PrerequisiteError, describeError } from '../errors.js';
 import { SETTINGS } from '../config/config.js';
+
+/** The settings' names in --help, in one column with two spaces after the longest. */
+const NAME_WIDTH = Math.max(...SETTINGS.map((s) => s.name.length)) + 2;
 import { type CommandContext, defaultContext, writeLine } from './context.js';
 import { deadLetterCommand, deadLetterHelp } from './commands/dead-letter.js';
 import { markerCommand, markerHelp } from './commands/marker.js';
@@ -34,7 +37,7 @@ Commands:
   ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, markerHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
 
 Configuration comes from the environment and ./.env:
-${SETTINGS.map((s) => `  ${s.name.padEnd(24)}${s.meaning} (default: ${s.default})`).join('\n')}
+${SETTINGS.map((s) => `  ${s.name.padEnd(NAME_WIDTH)}${s.meaning} (default: ${s.default})`).join('\n')}
 
 Exit codes: 0 done, 1 a job or pass failed, 2 bad configuration or a missing prerequisite.`;
 }
