@@ -49,6 +49,20 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
   const s3Text = async (key: string) =>
     (await moto.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToByteArray();
 
+  /** moto runs no Spark: the report a successful job would write, put in place for the engine to read back. */
+  const putSucceededReport = async (lake: string, job: { runId: string; key: string; etag: string; dataset: string }) => {
+    const report = {
+      ...job,
+      status: 'succeeded',
+      rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
+      outputs: {},
+      startedAt: '2026-11-28T12:00:00Z',
+      finishedAt: '2026-11-28T12:01:00Z',
+      sparkVersion: '3.5.6',
+    };
+    await moto.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${lake}/${runReportKey(job.runId)}`, Body: JSON.stringify(report) }));
+  };
+
   beforeAll(async () => {
     moto = await startMotoServer();
     await moto.createBucket(BUCKET);
@@ -86,19 +100,7 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
       const { etag } = await watcher.store.put(key, Buffer.from('PAR1 not really'));
       const job = { runId: 'moto-run-1', key, etag, dataset: 'orders', spec: { keys: ['order_id'] } };
       // moto runs no Spark: the report the job would write is put in place for the engine to read back.
-      const report = {
-        runId: job.runId,
-        key,
-        etag,
-        dataset: 'orders',
-        status: 'succeeded',
-        rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
-        outputs: {},
-        startedAt: '2026-11-28T12:00:00Z',
-        finishedAt: '2026-11-28T12:01:00Z',
-        sparkVersion: '3.5.2',
-      };
-      await moto.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `lake/${runReportKey(job.runId)}`, Body: JSON.stringify(report) }));
+      await putSucceededReport('lake', job);
 
       await expect(watcher.engine.submit(job)).resolves.toMatchObject({ runId: 'moto-run-1', status: 'succeeded' });
 
@@ -228,21 +230,7 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
     // The restarted controller: the same version again (a new run id, as the next pass would give).
     const second = await createWatcher(loadConfig(env({ LAKE: `s3://${BUCKET}/${lake}` }), { cwd: process.cwd() }));
     try {
-      const report = {
-        runId: 'crash-run-1',
-        key,
-        etag,
-        dataset: 'orders',
-        status: 'succeeded',
-        rows: { read: 1, cleaned: 1, quarantined: 0, curated: 1 },
-        outputs: {},
-        startedAt: '2026-11-28T12:00:00Z',
-        finishedAt: '2026-11-28T12:01:00Z',
-        sparkVersion: '3.5.6',
-      };
-      await moto.s3.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: `${lake}/${runReportKey('crash-run-1')}`, Body: JSON.stringify(report) }),
-      );
+      await putSucceededReport(lake, job);
       const result = await second.engine.submit({ ...job, runId: 'crash-run-2' });
       expect(result).toMatchObject({ runId: 'crash-run-1', status: 'succeeded' });
       // One run for the version: the first, found and watched; none started for the second try.
