@@ -115,3 +115,31 @@ def test_clean_chain(spark):
     assert out.columns == ["order_id", "customer_name", "amount", "_source_key", "_source_etag", "_ingested_at"]
     got = [(r["order_id"], r["customer_name"], r["amount"]) for r in rows_of(out)]
     assert sorted(got, key=str) == sorted([("1", "Ann", 1.0), ("2", None, 2.0)], key=str)
+
+
+def _nesting(column) -> int:
+    """How deep the parentheses of a column's expression text go: its tree depth, near enough."""
+    depth = deepest = 0
+    for ch in str(column):
+        depth += ch == "("
+        depth -= ch == ")"
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_conditions_over_many_columns_stay_shallow():
+    # A left-deep chain over 66 columns broke Spark Connect's protobuf depth limit, over about
+    # 1,000 Spark's analyzer stack; a balanced tree is log2(n) deep.
+    from watcher_job.columns import all_of, any_of
+
+    conditions = [F.col(f"c{i}").isNotNull() for i in range(2000)]
+    assert _nesting(any_of(conditions)) <= 2 * 11 + 4
+    assert _nesting(all_of(conditions)) <= 2 * 11 + 4
+    assert str(any_of(conditions[:1])) == str(conditions[0])
+
+
+def test_drop_all_null_rows_on_a_wide_frame(spark):
+    width = 300
+    schema = ", ".join(f"c{i} int" for i in range(width))
+    df = spark.createDataFrame([tuple(range(width)), tuple([None] * width)], schema)
+    assert df.transform(drop_all_null_rows).count() == 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -26,6 +25,7 @@ from watcher_job.columns import (
     LINEAGE_COLUMNS,
     SOURCE_ETAG,
     SOURCE_KEY,
+    any_of,
     col,
     comparable,
     contains_map,
@@ -128,7 +128,7 @@ def drop_all_null_rows(df: DataFrame) -> DataFrame:
     names = data_columns(df)
     if not names:
         return df
-    return df.filter(reduce(lambda a, b: a | b, [col(c).isNotNull() for c in names]))
+    return df.filter(any_of([col(c).isNotNull() for c in names]))
 
 
 def drop_duplicate_rows(df: DataFrame) -> DataFrame:

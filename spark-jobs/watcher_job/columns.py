@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, MapType, StructType
@@ -50,3 +52,28 @@ def comparable(df: DataFrame, name: str) -> Column:
 def row_hash(df: DataFrame, names: list[str]) -> Column:
     """A deterministic 64-bit hash of the given columns, usable as a last tie-breaker."""
     return F.xxhash64(*[comparable(df, n) for n in names]) if names else F.lit(0).cast("bigint")
+
+
+def _balanced(conditions: Sequence[Column], op) -> Column:
+    """Combine with a binary operator as a balanced tree: depth log2(n), not n. A left-deep chain
+    over hundreds of columns overflows Spark's analyzer stack, Python's recursion limit when a
+    plan is serialized for Connect, and Connect's protobuf depth limit (at about 60 columns)."""
+    if not conditions:
+        raise ValueError("no conditions to combine")
+    level = list(conditions)
+    while len(level) > 1:
+        paired = [op(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def any_of(conditions: Sequence[Column]) -> Column:
+    """`c1 OR c2 OR ...` as a shallow tree, whatever the number of conditions."""
+    return _balanced(conditions, lambda a, b: a | b)
+
+
+def all_of(conditions: Sequence[Column]) -> Column:
+    """`c1 AND c2 AND ...` as a shallow tree, whatever the number of conditions."""
+    return _balanced(conditions, lambda a, b: a & b)

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
 from urllib.parse import unquote, urlparse
 
 from pyspark import StorageLevel
@@ -33,7 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from watcher_job.columns import SOURCE_KEY, col
+from watcher_job.columns import SOURCE_KEY, all_of, any_of, col
 from watcher_job.curation import align_columns, check_compatible, deduplicate
 from watcher_job.errors import CuratedConflictError
 from watcher_job.lake import escape_glob
@@ -116,7 +115,7 @@ def _null_safe_semi(left: DataFrame, right: DataFrame, names: list[str], how: st
     # The right side's columns are renamed `__p<i>` (no data column starts with `_`), so plain
     # names resolve to one side each: no `df[name]`, which costs a schema round trip on Connect.
     renamed = right.select(*[col(n).alias(f"__p{i}") for i, n in enumerate(names)])
-    cond = reduce(lambda a, b: a & b, [col(n).eqNullSafe(F.col(f"__p{i}")) for i, n in enumerate(names)])
+    cond = all_of([col(n).eqNullSafe(F.col(f"__p{i}")) for i, n in enumerate(names)])
     return left.join(renamed, cond, how)
 
 
@@ -174,12 +173,10 @@ def _in_partitions(table: CuratedTable, partitions: list[_Partition]) -> DataFra
         return _null_safe_semi(df, typed, parts, "left_semi")
 
     def one(p: _Partition):
-        return reduce(
-            lambda a, b: a & b,
-            [col(n).eqNullSafe(F.lit(v).cast(schema[n].dataType)) for n, v in zip(parts, p.values, strict=True)],
-        )
+        pairs = zip(parts, p.values, strict=True)
+        return all_of([col(n).eqNullSafe(F.lit(v).cast(schema[n].dataType)) for n, v in pairs])
 
-    return df.filter(reduce(lambda a, b: a | b, [one(p) for p in partitions]))
+    return df.filter(any_of([one(p) for p in partitions]))
 
 
 def _folders_of(df: DataFrame) -> list[str]:

@@ -56,6 +56,30 @@ describe('Spark Connect with ENGINE=auto', { timeout: 300_000 }, () => {
     await server?.stop();
   });
 
+  it("takes wide files: 66 columns (which broke Connect's protobuf depth limit) and 200, every row counted", async () => {
+    const wideLake = path.join(await tempDir('s3sw-connect-wide-'), 'lake');
+    const make = [
+      'import sys, pyarrow as pa, pyarrow.parquet as pq, pathlib',
+      'root, width = pathlib.Path(sys.argv[1]), int(sys.argv[2])',
+      'cols = {f"Col {i}": [i, None, i] for i in range(width)}',
+      'path = root / "raw" / "wide" / f"w{width}.parquet"',
+      'path.parent.mkdir(parents=True, exist_ok=True)',
+      'pq.write_table(pa.table(cols), path)',
+    ].join('\n');
+    for (const width of ['66', '200']) await execa(venvPython(), ['-c', make, wideLake, width]);
+    const wide = await watcherOn(wideLake, 'connect');
+    try {
+      const summary = await wide.reconciler.runPass();
+      expect(summary, JSON.stringify(summary.results.map((r) => r.error))).toMatchObject({ processed: 2, failed: 0 });
+      // Row 2 is all null (dropped), rows 1 and 3 are the same row (one kept).
+      for (const r of summary.results) expect(r.rows, r.key).toEqual({ read: 3, cleaned: 1, quarantined: 0, curated: 1 });
+      const curated = await readParquetRows(path.join(wideLake, 'curated', 'wide'));
+      expect(curated).toHaveLength(2);
+    } finally {
+      await wide.close();
+    }
+  });
+
   it('runs over Connect and gives the same zones as spark-submit for the same file', async () => {
     await putOrders(lake, 'a.parquet');
     expect(await watcher.reconciler.runPass()).toMatchObject({ processed: 1, failed: 0 });
