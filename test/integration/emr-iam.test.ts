@@ -208,7 +208,12 @@ for i, name in enumerate(sys.argv[2:]):
     const controller = byUser('controller', from);
     const job = byUser('job', from);
     expect(keysOf(controller, 'PUT')).toEqual(
-      expect.arrayContaining(['lake/metadata/claims/orders.json', 'lake/metadata/claims/plain.json', 'lake/metadata/processed_files.json']),
+      expect.arrayContaining([
+        'lake/metadata/claims/orders.json',
+        'lake/metadata/claims/plain.json',
+        'lake/metadata/processed_files.json',
+        'lake/metadata/dead_letter.json',
+      ]),
     );
     expect(controller.some((r) => r.method === 'HEAD' && r.status === 404)).toBe(true);
     expect(job.some((r) => r.method === 'HEAD' && r.status === 404)).toBe(true);
