@@ -41,6 +41,29 @@ export class PreconditionFailedError extends RetryableError {
   }
 }
 
+/**
+ * The controller's credentials may not do this (HTTP 403, or credentials the service does not
+ * accept). Retrying cannot help, and it is not the file's fault: a pass that meets it on the lake's
+ * state (claims, marker, dead letters) or on a job's bookkeeping fails, and the version stays
+ * pending. `action` is the IAM permission the request needs, when known.
+ */
+export class AccessDeniedError extends PermanentError {
+  constructor(
+    readonly key: string,
+    readonly action: string | undefined,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The AccessDeniedError in an error's cause chain, if there is one. */
+export function accessDeniedIn(error: unknown): AccessDeniedError | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof AccessDeniedError) return e;
+  return undefined;
+}
+
 /** The marker exists but cannot be used. It is never overwritten: a person must look at it. */
 export class MarkerCorruptError extends PermanentError {}
 

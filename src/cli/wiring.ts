@@ -56,11 +56,17 @@ export function createSqsWatcher(watcher: Watcher, signals: { stopStarting: Abor
   });
 }
 
+/** Parts a caller brings instead of the ones the Config names (tests: an engine whose AWS side is a rehearsal). */
+export interface WatcherParts {
+  /** Builds the engine on the lake's store. @default the engine ENGINE names */
+  readonly createEngine?: (store: ObjectStore) => Promise<SparkEngine>;
+}
+
 /** Builds the whole watcher from a Config: the one place where the parts meet. */
-export async function createWatcher(config: Config): Promise<Watcher> {
+export async function createWatcher(config: Config, parts: WatcherParts = {}): Promise<Watcher> {
   const store = await createStore(config);
   const specs = await loadDatasetSpecs(config.datasetsDir);
-  const engine = await createEngine(config, store);
+  const engine = await (parts.createEngine ?? ((s: ObjectStore) => createEngine(config, s)))(store);
   const marker = new MarkerStore(store);
   const deadLetters = new DeadLetterStore(store);
   const reconciler = new Reconciler({

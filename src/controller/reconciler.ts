@@ -4,7 +4,7 @@ import type { CandidateVersion } from '../discovery/candidates.js';
 import { inputProblem } from '../discovery/input-problem.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
-import { RetryableError, describeError, isPermanent } from '../errors.js';
+import { type AccessDeniedError, RetryableError, accessDeniedIn, describeError, isPermanent } from '../errors.js';
 import type { ClaimStore } from '../state/claims.js';
 import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
 import type { JobFailure } from '../state/job-failure.js';
@@ -110,6 +110,11 @@ export class Reconciler {
       .sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const results: JobOutcome[] = [];
     const notRun: Array<{ readonly key: string; readonly state: NotRunState }> = [];
+    // The controller may not write the lake's state (a claim, the marker, the dead letters): start
+    // nothing more, let what runs finish, then fail the pass. Nothing is recorded for it.
+    let denied: AccessDeniedError | undefined;
+    const deniedStop = new AbortController();
+    const stopRunning = stopStarting ? AbortSignal.any([stopStarting, deniedStop.signal]) : deniedStop.signal;
     let passedOver = 0;
     const runnable = todo.filter((c) => {
       if (!isDeadLettered(dead, c.key, c.etag)) return true;
@@ -129,16 +134,26 @@ export class Reconciler {
     const notStarted = await runLimited(runnable, {
       maxConcurrent: this.#o.maxConcurrentJobs ?? 1,
       groupOf: (c) => c.dataset,
-      signal: stopStarting,
+      signal: stopRunning,
       run: async (c) => {
-        const run = await this.#claimAndRun(passId, c, {
-          ...(stopStarting ? { stopStarting } : {}),
-          ...(stopJobs ? { stopJobs } : {}),
-        });
+        let run: ClaimedRun;
+        try {
+          run = await this.#claimAndRun(passId, c, {
+            ...(stopStarting ? { stopStarting } : {}),
+            ...(stopJobs ? { stopJobs } : {}),
+          });
+        } catch (error) {
+          const accessDenied = accessDeniedIn(error);
+          if (accessDenied === undefined) throw error;
+          denied ??= accessDenied;
+          deniedStop.abort(accessDenied);
+          return;
+        }
         if (run.kind === 'ran') results.push(run.outcome);
         else notRun.push({ key: c.key, state: run.state });
       },
     });
+    if (denied !== undefined) throw denied;
     const failed = results.filter((r) => r.status === 'failed');
     const leftToDo = failed.filter((r) => r.deadLettered !== true);
     const notRunIn = (state: NotRunState) => notRun.filter((r) => r.state === state);
@@ -170,6 +185,7 @@ export class Reconciler {
     try {
       acquired = await claims.acquire(c, signals.stopStarting);
     } catch (error) {
+      if (accessDeniedIn(error)) throw error; // not this version's problem: the pass fails
       if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
       const runId = newRunId(this.#now(), c);
       const claimError = new RetryableError(`claiming ${c.dataset} for ${c.key} failed`, { cause: error });
@@ -207,7 +223,10 @@ export class Reconciler {
     } finally {
       const latest = await heartbeat.stop();
       // A claim that cannot be released expires after its TTL; the version's state is already recorded.
-      await claims.release(latest).catch(() => undefined);
+      // One the controller may not write at all is a broken deployment: the pass fails.
+      await claims.release(latest).catch((error: unknown) => {
+        if (accessDeniedIn(error)) throw error;
+      });
     }
   }
 
@@ -236,6 +255,10 @@ export class Reconciler {
       durationMs: 0,
       error,
     });
+    // Counting the attempt, recording the success, or the engine's own bookkeeping in the lake was
+    // denied: not the version's fault (it stays pending, nothing was recorded for it); the pass fails.
+    const accessDenied = result.kind === 'pending' ? accessDeniedIn(result.error) : undefined;
+    if (accessDenied !== undefined) throw accessDenied;
     switch (result.kind) {
       case 'succeeded':
         return { ...result.value, attempts: result.attempts };
@@ -313,7 +336,8 @@ export class Reconciler {
       };
     } catch (error) {
       const durationMs = this.#now().getTime() - started;
-      const notTheJob = error instanceof NotTheJobError;
+      // A denied request of the controller's own (the marker, the engine's records in the lake) is not the job's failure either.
+      const notTheJob = error instanceof NotTheJobError || accessDeniedIn(error) !== undefined;
       const permanent = !notTheJob && isPermanent(error);
       this.events.emit('job:failed', { ...ctx, error, permanent, durationMs });
       return {
@@ -346,6 +370,7 @@ export class Reconciler {
     try {
       await this.#o.deadLetters.deadLetter(entry);
     } catch (writeError) {
+      if (accessDeniedIn(writeError)) throw writeError; // the pass fails; the version stays pending
       this.events.emit('job:failed', {
         ...ctx,
         error: new RetryableError('recording the dead letter failed', { cause: writeError }),

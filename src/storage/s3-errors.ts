@@ -1,4 +1,4 @@
-import { PermanentError, PreconditionFailedError, RetryableError } from '../errors.js';
+import { AccessDeniedError, PermanentError, PreconditionFailedError, RetryableError } from '../errors.js';
 
 /** What the AWS SDK puts on a service error. */
 interface AwsErrorShape {
@@ -30,8 +30,11 @@ const CREDENTIAL_CODES = new Set([
   'CredentialsProviderError',
 ]);
 
-/** Turns an S3 error into the controller's vocabulary: conflict, permanent, or retryable. */
-export function mapS3Error(error: unknown, what: string, key: string): Error {
+/**
+ * Turns an S3 error into the controller's vocabulary: conflict, access denied (naming `action`, the
+ * IAM permission the request needs), permanent, or retryable.
+ */
+export function mapS3Error(error: unknown, what: string, key: string, action?: string): Error {
   const code = awsCode(error);
   const status = awsStatus(error);
   if (status === 412 || code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || status === 409) {
@@ -39,8 +42,20 @@ export function mapS3Error(error: unknown, what: string, key: string): Error {
       cause: error,
     });
   }
-  if (code === 'AccessDenied' || status === 403 || CREDENTIAL_CODES.has(code ?? '')) {
-    return new PermanentError(`${what}: access denied (${code ?? status}); check the credentials and their IAM policy`, { cause: error });
+  if (CREDENTIAL_CODES.has(code ?? '')) {
+    return new AccessDeniedError(key, action, `${what}: the credentials were refused (${code}); check ACCESS_KEY/SECRET_KEY or the role`, {
+      cause: error,
+    });
+  }
+  if (code === 'AccessDenied' || status === 403) {
+    const needs =
+      action === undefined
+        ? 'check the IAM policy'
+        : `the IAM policy must allow ${action} on it` +
+          (action === 's3:GetObject' ? ' (and s3:ListBucket on the bucket: without it a missing key answers 403, not 404)' : '');
+    return new AccessDeniedError(key, action, `${what}: access denied (${code ?? status}); ${needs} (deploy/iam/controller-policy.json)`, {
+      cause: error,
+    });
   }
   if (code === 'NoSuchBucket') return new PermanentError(`${what}: the bucket does not exist`, { cause: error });
   return new RetryableError(`${what} failed: ${code ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });

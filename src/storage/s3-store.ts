@@ -55,7 +55,7 @@ export class S3ObjectStore implements ObjectStore {
       }));
       return out.IsTruncated && out.NextContinuationToken ? { objects, nextToken: out.NextContinuationToken } : { objects };
     } catch (error) {
-      throw mapS3Error(error, where, prefix);
+      throw mapS3Error(error, where, prefix, 's3:ListBucket');
     }
   }
 
@@ -69,7 +69,7 @@ export class S3ObjectStore implements ObjectStore {
       return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date(0) };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw mapS3Error(error, `reading ${this.description}${key}`, key);
+      throw mapS3Error(error, `reading ${this.description}${key}`, key, 's3:GetObject');
     }
   }
 
@@ -84,7 +84,7 @@ export class S3ObjectStore implements ObjectStore {
       return { body, etag: out.ETag ?? '' };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw mapS3Error(error, `reading ${this.description}${key}`, key);
+      throw mapS3Error(error, `reading ${this.description}${key}`, key, 's3:GetObject');
     }
   }
 
@@ -108,7 +108,7 @@ export class S3ObjectStore implements ObjectStore {
       if (options.ifMatch !== undefined && isNotFound(error)) {
         throw new PreconditionFailedError(key, `conditional write of ${key} failed: the object is gone`, { cause: error });
       }
-      throw mapS3Error(error, `writing ${this.description}${key}`, key);
+      throw mapS3Error(error, `writing ${this.description}${key}`, key, 's3:PutObject');
     }
   }
 
@@ -120,7 +120,7 @@ export class S3ObjectStore implements ObjectStore {
         signal ? { abortSignal: signal } : {},
       );
     } catch (error) {
-      throw mapS3Error(error, `deleting ${this.description}${key}`, key);
+      throw mapS3Error(error, `deleting ${this.description}${key}`, key, 's3:DeleteObject');
     }
   }
 }

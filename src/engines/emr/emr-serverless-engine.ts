@@ -10,7 +10,7 @@ import {
   StartJobRunCommand,
   type StartJobRunCommandInput,
 } from '@aws-sdk/client-emr-serverless';
-import { ConfigError, RetryableError } from '../../errors.js';
+import { AccessDeniedError, ConfigError, RetryableError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { JobRequest, SparkEngine } from '../engine.js';
 import { PermanentJobError, RetryableJobError } from '../job-errors.js';
@@ -118,7 +118,7 @@ export class EmrServerlessEngine implements SparkEngine {
         throw new ConfigError(`EMR_APPLICATION_ID=${this.#appId}: no such EMR Serverless application in this account and region.`, {
           cause: error,
         });
-      if (name === 'AccessDeniedException')
+      if (error instanceof AccessDeniedError || name === 'AccessDeniedException')
         throw new ConfigError(
           `EMR_APPLICATION_ID=${this.#appId}: access denied; the controller's role needs emr-serverless:GetApplication (deploy/iam/controller-policy.json).`,
           { cause: error },
@@ -463,11 +463,22 @@ export class EmrServerlessEngine implements SparkEngine {
     }
   }
 
-  #call<T>(fn: (options: { abortSignal?: AbortSignal }) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return withAwsRetry(() => fn(signal ? { abortSignal: signal } : {}), {
-      sleep: this.#sleep,
-      signal,
-      ...(this.#o.apiAttempts !== undefined ? { attempts: this.#o.apiAttempts } : {}),
-    });
+  /** One EMR Serverless call, retried when transient; a denied one is an AccessDeniedError (the pass fails, the version stays pending). */
+  async #call<T>(fn: (options: { abortSignal?: AbortSignal }) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      return await withAwsRetry(() => fn(signal ? { abortSignal: signal } : {}), {
+        sleep: this.#sleep,
+        signal,
+        ...(this.#o.apiAttempts !== undefined ? { attempts: this.#o.apiAttempts } : {}),
+      });
+    } catch (error) {
+      if ((error as Error).name !== 'AccessDeniedException') throw error;
+      throw new AccessDeniedError(
+        '',
+        undefined,
+        `EMR Serverless: access denied (${(error as Error).message}); the controller's IAM policy needs the emr-serverless permissions of deploy/iam/controller-policy.json`,
+        { cause: error },
+      );
+    }
   }
 }
