@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { PROJECT_ROOT } from '../config/project-paths.js';
-import { type RehearsalRuntime, isSeparateRuntime, rehearsalRuntimes } from '../engines/emr/rehearsal-runtimes.js';
+import { type RehearsalRuntime, isSeparateRuntime, pythonMinorOf, rehearsalRuntimes } from '../engines/emr/rehearsal-runtimes.js';
 import { isVenvCurrent, requirementsHash, writeVenvStamp } from '../engines/venv-stamp.js';
 import { PrerequisiteError } from '../errors.js';
 import { findPython } from './find-python.js';
@@ -43,7 +42,7 @@ async function ensureRuntimeVenv(runtime: RehearsalRuntime, options: EmrRuntimes
     throw new PrerequisiteError(`${runtime.requirements} is missing: this checkout is incomplete.`, { cause: error });
   });
   const minor = runtime.family.rehearsalPython;
-  if ((await isVenvCurrent(runtime.venvDir, runtime.requirements)) && (await pythonMinorOf(runtime.python, options.env)) === minor) return;
+  if ((await isVenvCurrent(runtime.venvDir, runtime.requirements)) && (await pythonMinorOf(runtime.python)) === minor) return;
 
   // Made afresh each time its requirements change: the venv must hold exactly what they pin.
   const { python, version } = await findPython(
@@ -57,21 +56,22 @@ async function ensureRuntimeVenv(runtime: RehearsalRuntime, options: EmrRuntimes
   options.say(
     `Installing ${rel(runtime.requirements)} into it (PySpark ${runtime.family.sparkLine} and py4j only; about 320 MB the first time) ...`,
   );
+  // pyspark 3.5 is an sdist: --use-pep517 builds it into a wheel that pip caches (the next venv
+  // installs in seconds instead of running setup.py install again), and leaves nothing else behind.
   await runTool(
     runtime.python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', ...(options.quiet ? ['--quiet'] : []), '-r', runtime.requirements],
+    [
+      '-m',
+      'pip',
+      'install',
+      '--disable-pip-version-check',
+      '--use-pep517',
+      ...(options.quiet ? ['--quiet'] : []),
+      '-r',
+      runtime.requirements,
+    ],
     `pip install into ${rel(runtime.venvDir)}`,
     options,
   );
   await writeVenvStamp(runtime.venvDir, wanted);
-}
-
-async function pythonMinorOf(python: string, env: Readonly<Record<string, string>>): Promise<string | undefined> {
-  const probe = await execa(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], {
-    env: { ...env },
-    extendEnv: false,
-    reject: false,
-    stdin: 'ignore',
-  });
-  return probe.failed ? undefined : String(probe.stdout).trim();
 }

@@ -60,7 +60,7 @@ export async function findPython(minor: string, why: string, env: Readonly<Recor
   const variable = `PYTHON${minor.replace('.', '')}`;
   throw new PrerequisiteError(
     `${why} needs Python ${minor} (with its venv module), and none was found (tried: ${tried.join(', ')}). ` +
-      `Install it: \`pyenv install ${minor}\` (found in ~/.pyenv/versions), Debian/Ubuntu \`apt-get install python${minor} python${minor}-venv\` ` +
+      `Install it: \`pyenv install ${minor}\` (looked for in ~/.pyenv/versions), Debian/Ubuntu \`apt-get install python${minor} python${minor}-venv\` ` +
       `(deadsnakes PPA on Ubuntu), macOS \`brew install python@${minor}\`; or set ${variable} to its python.`,
   );
 }

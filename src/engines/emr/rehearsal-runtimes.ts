@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { PROJECT_ROOT, REQUIREMENTS_PATH, SPARK_JOBS_DIR, VENV_DIR } from '../../config/project-paths.js';
 import { PrerequisiteError } from '../../errors.js';
 import { s3aJars } from '../s3a-support.js';
@@ -64,9 +65,25 @@ export async function requireRehearsalRuntime(runtime: RehearsalRuntime): Promis
       `${what}, which is not installed or not current with ${path.relative(PROJECT_ROOT, runtime.requirements)}. Run \`${runtime.setupCommand}\`.`,
     );
   }
+  const minor = await pythonMinorOf(runtime.python);
+  if (minor !== runtime.family.rehearsalPython) {
+    throw new PrerequisiteError(
+      `${what}, but its python is ${minor ?? 'not runnable'}. ${
+        isSeparateRuntime(runtime)
+          ? `Run \`${runtime.setupCommand}\` (it makes the venv again).`
+          : `Make .venv again from a Python ${runtime.family.rehearsalPython}: remove .venv, then \`PYTHON=python${runtime.family.rehearsalPython} ${runtime.setupCommand}\`.`
+      }`,
+    );
+  }
   try {
     return { jars: s3aJars(runtime.sparkSubmit) };
   } catch (error) {
     throw new PrerequisiteError(`${what}, whose s3a jars are missing. Run \`${runtime.setupCommand}\`.`, { cause: error });
   }
+}
+
+/** `3.9` for a Python 3.9.x; undefined when it does not run. */
+export async function pythonMinorOf(python: string): Promise<string | undefined> {
+  const probe = await execa(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { reject: false, stdin: 'ignore' });
+  return probe.failed ? undefined : String(probe.stdout).trim();
 }
