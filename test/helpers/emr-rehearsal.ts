@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -54,6 +54,12 @@ function parseS3Uri(uri: string): { bucket: string; key: string } {
   const m = /^s3:\/\/([^/]+)\/(.+)$/u.exec(uri);
   if (!m?.[1] || !m[2]) throw new Error(`not an s3:// URI: ${uri}`);
   return { bucket: m[1], key: m[2] };
+}
+
+/** The last (up to 3) distinct exception lines of a driver log: `ImportError: cannot import name ...`. */
+function lastExceptions(log: string): string[] {
+  const lines = log.split('\n').filter((l) => /^(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)/u.test(l.trim()));
+  return [...new Set(lines.map((l) => l.trim()))].slice(-3);
 }
 
 function serviceError(name: string, message: string): EMRServerlessServiceException {
@@ -208,13 +214,18 @@ export class EmrRehearsal {
     });
     const run: RehearsedRun = { jobRunId, runId, request: input, command, logFile, state: 'RUNNING', process: child };
     this.runs.set(jobRunId, run);
-    void child.exited.then((exit) => {
+    void child.exited.then(async (exit) => {
       signalProcessGroup(child.pid, 'SIGKILL'); // whatever the driver left in its group
       if (run.state === 'CANCELLING') run.state = 'CANCELLED';
       else if (exit.exitCode === 0) run.state = 'SUCCESS';
       else {
+        // Like EMR's stateDetails: the exit code and the last exceptions of the driver's log, so
+        // a job that dies before writing its report (an ImportError on the release's Python) says why.
+        const exceptions = lastExceptions(await readFile(logFile, 'utf8').catch(() => ''));
+        run.stateDetails =
+          `Job failed, please check complete logs in configured logging destination. ExitCode: ${exit.exitCode ?? exit.signal ?? exit.startError}.` +
+          (exceptions.length > 0 ? ` Last few exceptions: ${exceptions.join('\n')}` : '');
         run.state = 'FAILED';
-        run.stateDetails = `Job failed, ExitCode: ${exit.exitCode ?? exit.signal ?? exit.startError}`;
       }
     });
     return { applicationId: this.#o.applicationId, jobRunId, arn: 'arn' };
