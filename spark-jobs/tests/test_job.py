@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -81,6 +82,7 @@ def test_success_report_counts_and_outputs(spark, lake, capsys):
         "curated": lake.out("curated/sales"),
     }
     assert rep["sparkVersion"] == spark.version
+    assert rep["pythonVersion"] == platform.python_version()
     for field in ("startedAt", "finishedAt"):
         assert rep[field].endswith("Z")
         datetime.fromisoformat(rep[field].replace("Z", "+00:00"))

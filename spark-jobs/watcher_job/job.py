@@ -18,6 +18,7 @@ long-lived session can run many jobs.
 
 from __future__ import annotations
 
+import platform
 import time
 import traceback
 from collections.abc import Iterator
@@ -307,6 +308,7 @@ def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:
         "startedAt": started,
         "finishedAt": None,
         "sparkVersion": version,
+        "pythonVersion": platform.python_version(),
     }
 
 

@@ -173,8 +173,9 @@ def _in_partitions(table: CuratedTable, partitions: list[_Partition]) -> DataFra
         return _null_safe_semi(df, typed, parts, "left_semi")
 
     def one(p: _Partition):
-        pairs = zip(parts, p.values, strict=True)
-        return all_of([col(n).eqNullSafe(F.lit(v).cast(schema[n].dataType)) for n, v in pairs])
+        # p.values has one value per partition column by construction (_affected_partitions); no
+        # zip(strict=True): the job runs on Python 3.9 (EMR 7.x's default).
+        return all_of([col(n).eqNullSafe(F.lit(v).cast(schema[n].dataType)) for n, v in zip(parts, p.values)])
 
     return df.filter(any_of([one(p) for p in partitions]))
 

@@ -1,7 +1,8 @@
 """The run report: one JSON object per run, read by the controller.
 
 Success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned, quarantined,
-curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt, sparkVersion}.
+curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt, sparkVersion,
+pythonVersion}.
 Failure: the same with status "failed" and error: {kind, type, message}; rows/outputs hold what
 was known when it failed (rows values may be null).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
 
@@ -23,7 +24,7 @@ FAILED = "failed"
 
 def utc_now_iso() -> str:
     """ISO-8601 UTC with milliseconds and a `Z`, e.g. 2024-05-01T10:00:00.123Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def to_json(report: dict) -> str:

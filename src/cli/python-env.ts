@@ -1,13 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { REQUIREMENTS_PATH, VENV_DIR, VENV_PYTHON } from '../config/project-paths.js';
+import { isVenvCurrent, requirementsHash, writeVenvStamp } from '../engines/venv-stamp.js';
 import { PrerequisiteError } from '../errors.js';
 import { runTool } from './run-tool.js';
-
-const STAMP = path.join(VENV_DIR, '.requirements.sha256');
 
 export interface PythonEnvOptions {
   readonly env: Readonly<Record<string, string>>;
@@ -21,11 +18,10 @@ export interface PythonEnvOptions {
  * only when spark-jobs/requirements.txt changed since the last successful install.
  */
 export async function ensurePythonEnv(options: PythonEnvOptions): Promise<void> {
-  const requirements = await readFile(REQUIREMENTS_PATH, 'utf8').catch((error: unknown) => {
+  const wanted = await requirementsHash(REQUIREMENTS_PATH).catch((error: unknown) => {
     throw new PrerequisiteError(`${REQUIREMENTS_PATH} is missing: this checkout is incomplete.`, { cause: error });
   });
-  const wanted = createHash('sha256').update(requirements).digest('hex');
-  if (existsSync(VENV_PYTHON) && (await readFile(STAMP, 'utf8').catch(() => '')).trim() === wanted) return;
+  if (await isVenvCurrent(VENV_DIR, REQUIREMENTS_PATH)) return;
 
   const run = (file: string, args: string[], what: string): Promise<void> => runTool(file, args, what, options);
 
@@ -48,7 +44,7 @@ export async function ensurePythonEnv(options: PythonEnvOptions): Promise<void> 
     ['-m', 'pip', 'install', '--disable-pip-version-check', ...(options.quiet ? ['--quiet'] : []), '-r', REQUIREMENTS_PATH],
     'pip install',
   );
-  await writeFile(STAMP, `${wanted}\n`);
+  await writeVenvStamp(VENV_DIR, wanted);
   options.say('Python environment ready.');
 }
 

@@ -10,6 +10,8 @@ export interface S3aJarsOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly quiet: boolean;
   readonly say: (line: string) => void;
+  /** The spark-submit whose Hadoop the jars must match: the project venv's unless told (a rehearsal runtime's). */
+  readonly sparkSubmit?: string;
 }
 
 /**
@@ -17,9 +19,16 @@ export interface S3aJarsOptions {
  * Maven (from Maven Central; ~/.m2 keeps them for the next clone). Skipped when already there.
  */
 export async function ensureS3aJars(options: S3aJarsOptions): Promise<string> {
-  const jarsDir = sparkJarsDir(VENV_SPARK_SUBMIT);
+  const sparkSubmit = options.sparkSubmit ?? VENV_SPARK_SUBMIT;
+  const jarsDir = sparkJarsDir(sparkSubmit);
   const version = jarsDir === undefined ? undefined : hadoopVersionOf(jarsDir);
-  if (version === undefined) throw new PrerequisiteError('The project venv has no PySpark yet: run `npx s3-spark-watcher setup` first.');
+  if (version === undefined) {
+    throw new PrerequisiteError(
+      sparkSubmit === VENV_SPARK_SUBMIT
+        ? 'The project venv has no PySpark yet: run `npx s3-spark-watcher setup` first.'
+        : `${sparkSubmit} has no PySpark (no hadoop-client-api jar beside it): run \`npx s3-spark-watcher setup --emr-runtimes\` again.`,
+    );
+  }
   const outDir = path.join(SPARK_JARS_CACHE, `hadoop-${version}`);
   if (existsSync(outDir) && readdirSync(outDir).some((f) => f.startsWith('hadoop-aws-'))) return outDir;
 

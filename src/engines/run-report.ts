@@ -25,6 +25,8 @@ export interface RunReport {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly sparkVersion: string;
+  /** The Python the job ran on (its driver's), e.g. `3.9.18`; absent in reports of older job code. */
+  readonly pythonVersion?: string;
   /** Which engine ran it, when the configured one chose (ENGINE=auto: connect or local). Set by the engine, not the job. */
   readonly engine?: string;
   /** What the EMR Serverless job run used and was billed. Set by the EMR engine, not the job. */

@@ -1,18 +1,22 @@
 import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { PROJECT_ROOT, VENV_DIR } from '../config/project-paths.js';
+import { PROJECT_ROOT } from '../config/project-paths.js';
 import { PrerequisiteError } from '../errors.js';
 
 /** Where `setup --s3` puts hadoop-aws and its AWS SDK, one folder per Hadoop version (git-ignored). */
 export const SPARK_JARS_CACHE = path.join(PROJECT_ROOT, '.cache', 'spark-jars');
 export const S3A_POM = path.join(PROJECT_ROOT, 'spark-jobs', 's3a', 'pom.xml');
 
-/** The jars folder of the Spark that `sparkSubmit` runs: pip's pyspark/jars, or $SPARK_HOME/jars. */
+/**
+ * The jars folder of the Spark that `sparkSubmit` runs: pip's pyspark/jars of the virtualenv it is
+ * in (`<venv>/bin/spark-submit`: `.venv`, or a rehearsal runtime such as `.venv-emr7`), or
+ * $SPARK_HOME/jars.
+ */
 export function sparkJarsDir(sparkSubmit: string): string | undefined {
   const candidates: string[] = [];
-  const libDir = path.join(VENV_DIR, 'lib');
-  if (sparkSubmit.startsWith(VENV_DIR) && existsSync(libDir)) {
+  const libDir = path.join(path.dirname(path.dirname(sparkSubmit)), 'lib');
+  if (path.basename(path.dirname(sparkSubmit)) === 'bin' && existsSync(libDir)) {
     for (const py of readdirSync(libDir)) candidates.push(path.join(libDir, py, 'site-packages', 'pyspark', 'jars'));
   }
   try {

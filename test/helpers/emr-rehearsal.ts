@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
@@ -13,6 +13,7 @@ import {
   type StartJobRunCommandInput,
 } from '@aws-sdk/client-emr-serverless';
 import { mockClient } from 'aws-sdk-client-mock';
+import type { RehearsalRuntime } from '../../src/engines/emr/rehearsal-runtimes.js';
 import { type SpawnedProcess, signalProcessGroup, spawnProcessGroup } from '../../src/engines/process-tree.js';
 import { processesMentioning } from './processes.js';
 import { until } from './until.js';
@@ -20,11 +21,18 @@ import { until } from './until.js';
 export interface RehearsalOptions {
   readonly s3: S3Client;
   readonly applicationId: string;
-  /** The local spark-submit, its s3a jars, and the Spark settings that point s3a (and s3://) at the S3 server. */
-  readonly sparkSubmit: string;
+  /** The application's release (GetApplication and GetJobRun answer with it), e.g. `emr-7.12.0`. */
+  readonly releaseLabel: string;
+  /**
+   * The release family's runtime (src/engines/emr/rehearsal-runtimes.ts): its spark-submit runs
+   * the job, its python is the job's PYSPARK_PYTHON and PYSPARK_DRIVER_PYTHON, as the release's
+   * default Python is on EMR.
+   */
+  readonly runtime: Pick<RehearsalRuntime, 'sparkSubmit' | 'python'>;
+  /** That Spark's s3a jars, and the Spark settings that point s3a (and s3://) at the S3 server. */
   readonly jars: readonly string[];
   readonly sparkConf: Readonly<Record<string, string>>;
-  /** The job's environment: credentials for s3a, PYSPARK_PYTHON. */
+  /** The job's environment: credentials for s3a. */
   readonly env: Readonly<Record<string, string>>;
   readonly workDir: string;
 }
@@ -48,6 +56,12 @@ function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: m[1], key: m[2] };
 }
 
+/** The last (up to 3) distinct exception lines of a driver log: `ImportError: cannot import name ...`. */
+function lastExceptions(log: string): string[] {
+  const lines = log.split('\n').filter((l) => /^(?:[\w.]+\.)?\w*(?:Error|Exception)(?::|$)/u.test(l.trim()));
+  return [...new Set(lines.map((l) => l.trim()))].slice(-3);
+}
+
 function serviceError(name: string, message: string): EMRServerlessServiceException {
   return new EMRServerlessServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
 }
@@ -55,7 +69,7 @@ function serviceError(name: string, message: string): EMRServerlessServiceExcept
 /**
  * A test double of the AWS side of EMR Serverless, for the rehearsal: an EMR Serverless client whose
  * StartJobRun runs the request's `sparkSubmit` (entry point, arguments, `--py-files`, confs) with the
- * local spark-submit against the S3 server — the code pulled from the bucket where the engine put
+ * release family's spark-submit and Python (PySpark 3.5 on Python 3.9 for emr-7.x) against the S3 server — the code pulled from the bucket where the engine put
  * it, `s3://` read through S3A — and whose GetJobRun and CancelJobRun report on and stop that
  * process. StartJobRun is idempotent on clientToken, like EMR's.
  */
@@ -76,7 +90,7 @@ export class EmrRehearsal {
         applicationId: options.applicationId,
         name: 'rehearsal',
         arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${options.applicationId}`,
-        releaseLabel: 'emr-spark-8.0.0',
+        releaseLabel: options.releaseLabel,
         type: 'Spark',
         state: 'STARTED',
         createdAt: new Date(),
@@ -99,7 +113,7 @@ export class EmrRehearsal {
           executionRole: run.request.executionRoleArn,
           state: run.state,
           stateDetails: run.stateDetails ?? '',
-          releaseLabel: 'emr-spark-8.0.0',
+          releaseLabel: options.releaseLabel,
           jobDriver: run.request.jobDriver,
         },
       };
@@ -163,8 +177,9 @@ export class EmrRehearsal {
     const dir = path.join(this.#o.workDir, jobRunId);
     await mkdir(dir, { recursive: true });
 
+    // EMR splits sparkSubmitParameters on spaces (no shell: no quotes, no escapes), so does this.
     // --py-files s3://... become local copies; every other parameter passes through as it is.
-    const params = (driver.sparkSubmitParameters ?? '').split(/\s+/u).filter((p) => p !== '');
+    const params = (driver.sparkSubmitParameters ?? '').split(' ').filter((p) => p !== '');
     const passThrough: string[] = [];
     for (let i = 0; i < params.length; i += 1) {
       const p = params[i] ?? '';
@@ -191,20 +206,26 @@ export class EmrRehearsal {
     ];
     const logFile = path.join(dir, 'driver.log');
     await writeFile(logFile, '');
-    const child = spawnProcessGroup(this.#o.sparkSubmit, command, {
-      env: { ...this.#o.env, SPARK_LOCAL_IP: '127.0.0.1' },
+    const python = this.#o.runtime.python;
+    const child = spawnProcessGroup(this.#o.runtime.sparkSubmit, command, {
+      env: { ...this.#o.env, PYSPARK_PYTHON: python, PYSPARK_DRIVER_PYTHON: python, SPARK_LOCAL_IP: '127.0.0.1' },
       cwd: dir,
       outputFile: logFile,
     });
     const run: RehearsedRun = { jobRunId, runId, request: input, command, logFile, state: 'RUNNING', process: child };
     this.runs.set(jobRunId, run);
-    void child.exited.then((exit) => {
+    void child.exited.then(async (exit) => {
       signalProcessGroup(child.pid, 'SIGKILL'); // whatever the driver left in its group
       if (run.state === 'CANCELLING') run.state = 'CANCELLED';
       else if (exit.exitCode === 0) run.state = 'SUCCESS';
       else {
+        // Like EMR's stateDetails: the exit code and the last exceptions of the driver's log, so
+        // a job that dies before writing its report (an ImportError on the release's Python) says why.
+        const exceptions = lastExceptions(await readFile(logFile, 'utf8').catch(() => ''));
+        run.stateDetails =
+          `Job failed, please check complete logs in configured logging destination. ExitCode: ${exit.exitCode ?? exit.signal ?? exit.startError}.` +
+          (exceptions.length > 0 ? ` Last few exceptions: ${exceptions.join('\n')}` : '');
         run.state = 'FAILED';
-        run.stateDetails = `Job failed, ExitCode: ${exit.exitCode ?? exit.signal ?? exit.startError}`;
       }
     });
     return { applicationId: this.#o.applicationId, jobRunId, arn: 'arn' };

@@ -5,12 +5,13 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, createWatcher } from '../../src/cli/wiring.js';
 import { loadConfig } from '../../src/config/config.js';
-import { VENV_PYTHON, VENV_SPARK_SUBMIT } from '../../src/config/project-paths.js';
 import type { DatasetSpec } from '../../src/datasets/spec.js';
 import { buildJobArtifacts } from '../../src/engines/emr/artifacts.js';
 import { EmrServerlessEngine } from '../../src/engines/emr/emr-serverless-engine.js';
+import { RELEASE_FAMILIES, type ReleaseFamily } from '../../src/engines/emr/release-families.js';
+import { rehearsalRuntime, requireRehearsalRuntime } from '../../src/engines/emr/rehearsal-runtimes.js';
 import type { RunReport } from '../../src/engines/run-report.js';
-import { s3aJars, s3aSparkSettings } from '../../src/engines/s3a-support.js';
+import { s3aSparkSettings } from '../../src/engines/s3a-support.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { EmrRehearsal } from '../helpers/emr-rehearsal.js';
 import { describeEngineConformance } from '../helpers/engine-conformance.js';
@@ -58,20 +59,32 @@ async function s3Rows(m: MotoServer, prefix: string): Promise<Record<string, unk
   return readParquetRows(dir);
 }
 
-/** The EMR Serverless engine on a lake in moto S3, its AWS side played by the rehearsal runner. */
-async function emrEngineOnRehearsal(m: MotoServer, lakePrefix: string) {
+/** The family's example release label: what the rehearsed application reports. */
+const labelOf = (family: ReleaseFamily): string => family.example;
+
+/** `3.5` -> a version of that line: `3.5.9` (also `3.5.9.dev0`). */
+const lineOf = (line: string): RegExp => new RegExp(`^${line.replace('.', '\\.')}\\.\\d+`, 'u');
+
+/**
+ * The EMR Serverless engine on a lake in moto S3, its AWS side played by the rehearsal runner on
+ * the family's runtime; a PrerequisiteError naming the setup command when that runtime is missing.
+ */
+async function emrEngineOnRehearsal(m: MotoServer, lakePrefix: string, family: ReleaseFamily) {
   const config = loadConfig(env(m, lakePrefix, { ENGINE: 'emr-serverless', EMR_APPLICATION_ID: APP, EMR_EXECUTION_ROLE_ARN: ROLE }), {
     cwd: process.cwd(),
   });
+  const runtime = rehearsalRuntime(family);
+  const { jars } = await requireRehearsalRuntime(runtime);
   const store = await createStore(config);
   const s3a = s3aSparkSettings(config);
   const rehearsal = new EmrRehearsal({
     s3: m.s3,
     applicationId: APP,
-    sparkSubmit: VENV_SPARK_SUBMIT,
-    jars: s3aJars(VENV_SPARK_SUBMIT),
+    releaseLabel: labelOf(family),
+    runtime,
+    jars,
     sparkConf: s3a.conf,
-    env: { PATH: process.env['PATH'] ?? '', ...s3a.env, PYSPARK_PYTHON: VENV_PYTHON, PYSPARK_DRIVER_PYTHON: VENV_PYTHON },
+    env: { PATH: process.env['PATH'] ?? '', ...s3a.env },
     workDir: await tempDir('s3sw-emr-rehearsal-'),
   });
   const engine = new EmrServerlessEngine({
@@ -89,89 +102,103 @@ async function emrEngineOnRehearsal(m: MotoServer, lakePrefix: string) {
     // Real time, but short pauses: a local job takes seconds, not minutes.
     poll: { initialMs: 200, maxMs: 1000, factor: 1.5 },
   });
-  await engine.validate();
+  const { releaseLabel } = await engine.validate();
+  expect(releaseLabel).toBe(labelOf(family));
   return { engine, store, rehearsal };
 }
 
-describeEngineConformance('EMR Serverless (rehearsal: its requests run by the local spark-submit on moto S3)', async () => {
-  const m = await sharedMoto();
-  const { engine, store, rehearsal } = await emrEngineOnRehearsal(m, 'conformance');
-  return {
-    engine,
-    store,
-    readRows: (prefix) => s3Rows(m, `conformance/${prefix}`),
-    whenRunning: (runId) => rehearsal.whenRunning(runId),
-    leftovers: () => rehearsal.leftovers(),
-    close: async () => {
-      await engine.close();
-      await rehearsal.close();
+for (const family of RELEASE_FAMILIES) {
+  const lake = `conformance-${family.name}`;
+  describeEngineConformance(
+    `EMR Serverless ${family.name} (${labelOf(family)}; rehearsal: its requests run by Spark ${family.sparkLine} on Python ${family.rehearsalPython} on moto S3)`,
+    async () => {
+      const m = await sharedMoto();
+      const { engine, store, rehearsal } = await emrEngineOnRehearsal(m, lake, family);
+      return {
+        engine,
+        store,
+        readRows: (prefix) => s3Rows(m, `${lake}/${prefix}`),
+        whenRunning: (runId) => rehearsal.whenRunning(runId),
+        leftovers: () => rehearsal.leftovers(),
+        close: async () => {
+          await engine.close();
+          await rehearsal.close();
+        },
+      };
     },
-  };
-});
+  );
+}
 
-describe('rehearsal: the exact sparkSubmit request of the EMR engine gives what the local engine gives', { timeout: 300_000 }, () => {
-  const key = 'raw/orders/2026/11/01/orders.parquet';
-  let spec: DatasetSpec;
-  let m: MotoServer;
-  let raw: Buffer;
+describe(
+  'rehearsal: the exact sparkSubmit request of the EMR engine gives what the local engine gives, on each release family',
+  { timeout: 300_000 },
+  () => {
+    const key = 'raw/orders/2026/11/01/orders.parquet';
+    let spec: DatasetSpec;
+    let m: MotoServer;
+    let raw: Buffer;
+    /** The local engine's run of the file (spark-submit over s3a, as `ENGINE=local` wires it), started once. */
+    let localRun: Promise<RunReport>;
 
-  beforeAll(async () => {
-    m = await sharedMoto();
-    spec = JSON.parse(await readFile(path.resolve('demo/datasets/orders.json'), 'utf8')) as DatasetSpec;
-    const demo = await tempDir('s3sw-emr-demo-');
-    await execa(venvPython(), ['demo/make_demo_data.py', '--lake', demo]);
-    raw = await readFile(path.join(demo, key));
-  });
+    const put = async (store: ObjectStore): Promise<string> => (await store.put(key, raw)).etag;
 
-  it('same zones and report for the same file; the request ran as built: code from artifacts/<hash>/, --py-files, s3:// arguments', async () => {
-    const runBoth = async (engineStore: ObjectStore, submit: (etag: string) => Promise<RunReport>) => {
-      const { etag } = await engineStore.put(key, raw);
-      return submit(etag);
-    };
-    // The local engine (spark-submit over s3a), as `ENGINE=local` wires it, and the EMR engine with
-    // its request run by the rehearsal: side by side (one core each), on the same file.
-    const local = await createWatcher(
-      loadConfig(env(m, 'local-lake', { ENGINE: 'local', RUN_LOG_DIR: await tempDir('s3sw-emr-logs-') }), { cwd: process.cwd() }),
-    );
-    const emr = await emrEngineOnRehearsal(m, 'emr-lake');
-    const [localReport, emrReport] = await Promise.all([
-      runBoth(local.store, (etag) => local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec })),
-      runBoth(emr.store, (etag) => emr.engine.submit({ runId: 'emr-run', key, etag, dataset: 'orders', spec })),
-    ]).finally(async () => {
-      await local.close();
-      await emr.engine.close();
-      await emr.rehearsal.close();
+    beforeAll(async () => {
+      m = await sharedMoto();
+      spec = JSON.parse(await readFile(path.resolve('demo/datasets/orders.json'), 'utf8')) as DatasetSpec;
+      const demo = await tempDir('s3sw-emr-demo-');
+      await execa(venvPython(), ['demo/make_demo_data.py', '--lake', demo]);
+      raw = await readFile(path.join(demo, key));
+      const local = await createWatcher(
+        loadConfig(env(m, 'local-lake', { ENGINE: 'local', RUN_LOG_DIR: await tempDir('s3sw-emr-logs-') }), { cwd: process.cwd() }),
+      );
+      // Not awaited here: it runs beside the first family's job (one core each).
+      localRun = put(local.store)
+        .then((etag) => local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }))
+        .finally(() => local.close());
+      localRun.catch(() => undefined); // awaited (and reported) by each test
     });
 
-    const comparable = (r: RunReport) => ({
-      key: r.key,
-      etag: r.etag,
-      dataset: r.dataset,
-      status: r.status,
-      rows: r.rows,
-      sparkVersion: r.sparkVersion,
-    });
-    expect(emrReport).toMatchObject({ runId: 'emr-run', status: 'succeeded' });
-    expect(comparable(emrReport)).toEqual(comparable(localReport));
-    expect(Object.keys(emrReport.outputs).sort()).toEqual(Object.keys(localReport.outputs).sort());
+    for (const family of RELEASE_FAMILIES) {
+      it(`${family.name}: same zones as the local engine; the report says Spark ${family.sparkLine}.x on Python ${family.rehearsalPython}.x; the request ran as built (code from artifacts/<hash>/, --py-files, s3:// arguments)`, async () => {
+        const lake = `emr-lake-${family.name}`;
+        const emr = await emrEngineOnRehearsal(m, lake, family);
+        const emrReport = await put(emr.store)
+          .then((etag) => emr.engine.submit({ runId: `emr-run-${family.name}`, key, etag, dataset: 'orders', spec }))
+          .finally(async () => {
+            await emr.engine.close();
+            await emr.rehearsal.close();
+          });
+        const localReport = await localRun;
 
-    const rows = async (lake: string, zone: string) =>
-      (await s3Rows(m, `${lake}/${zone}`)).map((r) => JSON.stringify({ ...r, _ingested_at: undefined })).sort();
-    for (const zone of ['cleaned/orders/2026/11/01/orders', 'quarantine/orders/2026/11/01/orders', 'curated/orders']) {
-      const fromEmr = await rows('emr-lake', zone);
-      expect(fromEmr.length, zone).toBeGreaterThan(0);
-      expect(fromEmr, zone).toEqual(await rows('local-lake', zone));
+        // What a user checks in the run report of a job on this release: its Spark and its Python.
+        expect(emrReport.sparkVersion).toMatch(lineOf(family.sparkLine));
+        expect(emrReport.pythonVersion).toMatch(lineOf(family.rehearsalPython));
+
+        const comparable = (r: RunReport) => ({ key: r.key, etag: r.etag, dataset: r.dataset, status: r.status, rows: r.rows });
+        expect(emrReport).toMatchObject({ runId: `emr-run-${family.name}`, status: 'succeeded' });
+        expect(comparable(emrReport)).toEqual(comparable(localReport));
+        expect(Object.keys(emrReport.outputs).sort()).toEqual(Object.keys(localReport.outputs).sort());
+
+        const rows = async (lakePrefix: string, zone: string) =>
+          (await s3Rows(m, `${lakePrefix}/${zone}`)).map((r) => JSON.stringify({ ...r, _ingested_at: undefined })).sort();
+        for (const zone of ['cleaned/orders/2026/11/01/orders', 'quarantine/orders/2026/11/01/orders', 'curated/orders']) {
+          const fromEmr = await rows(lake, zone);
+          expect(fromEmr.length, zone).toBeGreaterThan(0);
+          expect(fromEmr, zone).toEqual(await rows('local-lake', zone));
+        }
+
+        // What ran is the request: entry point and --py-files pulled from the artifacts the engine
+        // uploaded, the arguments token for token, on the family's Python.
+        const run = emr.rehearsal.runFor(`emr-run-${family.name}`);
+        const { hash } = await buildJobArtifacts(path.resolve('spark-jobs'));
+        const driver = run?.request.jobDriver?.sparkSubmit;
+        expect(driver?.entryPoint).toBe(`s3://${BUCKET}/${lake}/artifacts/${hash}/pipeline.py`);
+        expect(driver?.sparkSubmitParameters).toBe(`--py-files s3://${BUCKET}/${lake}/artifacts/${hash}/watcher_job.zip`);
+        const command = run?.command ?? [];
+        expect(command[command.indexOf('--py-files') + 1]).toMatch(/\/watcher_job\.zip$/u);
+        expect(command.slice(command.findIndex((a) => a.endsWith('/pipeline.py')) + 1)).toEqual(driver?.entryPointArguments);
+        expect(driver?.entryPointArguments?.slice(0, 2)).toEqual(['--lake', `s3://${BUCKET}/${lake}`]);
+      });
     }
-
-    // What ran is the request: entry point and --py-files pulled from the artifacts the engine uploaded.
-    const run = emr.rehearsal.runFor('emr-run');
-    const { hash } = await buildJobArtifacts(path.resolve('spark-jobs'));
-    const driver = run?.request.jobDriver?.sparkSubmit;
-    expect(driver?.entryPoint).toBe(`s3://${BUCKET}/emr-lake/artifacts/${hash}/pipeline.py`);
-    expect(driver?.sparkSubmitParameters).toBe(`--py-files s3://${BUCKET}/emr-lake/artifacts/${hash}/watcher_job.zip`);
-    const command = run?.command ?? [];
-    expect(command[command.indexOf('--py-files') + 1]).toMatch(/\/watcher_job\.zip$/u);
-    expect(command.slice(command.findIndex((a) => a.endsWith('/pipeline.py')) + 1)).toEqual(driver?.entryPointArguments);
-    expect(driver?.entryPointArguments?.slice(0, 2)).toEqual(['--lake', `s3://${BUCKET}/emr-lake`]);
-  });
-});
+  },
+);

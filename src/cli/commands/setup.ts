@@ -1,26 +1,36 @@
 import { parseArgs } from 'node:util';
 import { SECRET_VARIABLES } from '../../config/config.js';
 import { checkJava } from '../../engines/spark-install.js';
+import { ensureEmrRuntimes } from '../emr-runtimes-setup.js';
 import { ensurePythonEnv } from '../python-env.js';
 import { ensureS3aJars } from '../s3a-jars-setup.js';
 import { type CommandContext, writeLine } from '../context.js';
 
-export const setupHelp = `setup [--s3] [--quiet]
+export const setupHelp = `setup [--s3] [--emr-runtimes] [--quiet]
                 make .venv with the pinned PySpark (only when needed) and check Java;
-                --s3 also fetches hadoop-aws and the AWS SDK for s3:// lakes (Maven)`;
+                --s3 also fetches hadoop-aws and the AWS SDK for s3:// lakes (Maven);
+                --emr-runtimes (implies --s3) also makes what the EMR rehearsal tests run each
+                release family on: .venv-emr7 (emr-7.x: PySpark 3.5 and py4j only, on Python 3.9,
+                found as PYTHON39, python3.9 on PATH or ~/.pyenv/versions/3.9.*) and its s3a jars`;
 
 export async function setupCommand(ctx: CommandContext): Promise<number> {
   const { values } = parseArgs({
     args: [...ctx.args],
-    options: { quiet: { type: 'boolean', default: false }, s3: { type: 'boolean', default: false } },
+    options: {
+      quiet: { type: 'boolean', default: false },
+      s3: { type: 'boolean', default: false },
+      'emr-runtimes': { type: 'boolean', default: false },
+    },
     strict: true,
   });
   const env = childEnv(ctx);
   const say = (line: string): void => writeLine(ctx.stderr, line);
   await ensurePythonEnv({ env, quiet: values.quiet, say });
   const java = await checkJava(env);
-  if (values.s3) say(`s3a jars in ${await ensureS3aJars({ env, quiet: values.quiet, say })}`);
-  if (!values.quiet) say(`Ready: ${java}, PySpark in .venv.`);
+  const emrRuntimes = values['emr-runtimes'];
+  if (values.s3 || emrRuntimes) say(`s3a jars in ${await ensureS3aJars({ env, quiet: values.quiet, say })}`);
+  if (emrRuntimes) await ensureEmrRuntimes({ env, quiet: values.quiet, say });
+  if (!values.quiet) say(`Ready: ${java}, PySpark in .venv${emrRuntimes ? ', the EMR rehearsal runtimes' : ''}.`);
   return 0;
 }
 

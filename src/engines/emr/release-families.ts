@@ -1,8 +1,8 @@
 /**
  * The EMR Serverless releases the job is tested on, one family per Spark line. The job code is
- * kept Python 3.9-clean (ruff's py39 target, and its tests run on a real Python 3.9 with PySpark
- * 3.5), so every family runs it on the release's default Python: nothing to select, and nothing
- * that breaks when an account's application uses EMR's defaults.
+ * kept Python 3.9-clean (ruff's py39 target, and the emr-7.x rehearsal runs it on a real Python 3.9
+ * with PySpark 3.5: see rehearsal-runtimes.ts), so every family runs it on the release's default
+ * Python: nothing to select, and nothing that breaks when an account's application uses EMR's defaults.
  */
 export interface ReleaseFamily {
   /** How the README and errors name it: `emr-7.x`. */
