@@ -7,6 +7,7 @@ import {
   EMRServerlessServiceException,
   GetApplicationCommand,
   GetJobRunCommand,
+  ListJobRunsCommand,
   type JobRunState,
   StartApplicationCommand,
   StartJobRunCommand,
@@ -45,6 +46,7 @@ export interface RehearsedRun {
   /** The local spark-submit arguments the request became. */
   readonly command: readonly string[];
   readonly logFile: string;
+  readonly createdAt: Date;
   state: JobRunState;
   stateDetails?: string;
   process: SpawnedProcess;
@@ -118,6 +120,22 @@ export class EmrRehearsal {
         },
       };
     });
+    // Every run, as EMR lists them (a restarted controller looks for the run of an intent by name).
+    emr.on(ListJobRunsCommand).callsFake(() => ({
+      jobRuns: [...this.runs.values()].map((run) => ({
+        applicationId: options.applicationId,
+        id: run.jobRunId,
+        name: run.request.name,
+        arn: 'arn',
+        createdBy: 'rehearsal',
+        createdAt: run.createdAt,
+        updatedAt: new Date(),
+        executionRole: run.request.executionRoleArn,
+        state: run.state,
+        stateDetails: run.stateDetails ?? '',
+        releaseLabel: options.releaseLabel,
+      })),
+    }));
     emr.on(CancelJobRunCommand).callsFake(({ jobRunId }: { jobRunId: string }) => {
       const run = this.runs.get(jobRunId);
       if (run === undefined) throw serviceError('ResourceNotFoundException', `job run ${jobRunId} not found`);
@@ -212,7 +230,16 @@ export class EmrRehearsal {
       cwd: dir,
       outputFile: logFile,
     });
-    const run: RehearsedRun = { jobRunId, runId, request: input, command, logFile, state: 'RUNNING', process: child };
+    const run: RehearsedRun = {
+      jobRunId,
+      runId,
+      request: input,
+      command,
+      logFile,
+      createdAt: new Date(),
+      state: 'RUNNING',
+      process: child,
+    };
     this.runs.set(jobRunId, run);
     void child.exited.then(async (exit) => {
       signalProcessGroup(child.pid, 'SIGKILL'); // whatever the driver left in its group

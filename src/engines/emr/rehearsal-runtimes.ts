@@ -55,6 +55,15 @@ export function isSeparateRuntime(runtime: RehearsalRuntime): boolean {
 }
 
 /**
+ * The Pythons a runtime may run on: exactly the family's rehearsal Python in a venv made for the
+ * rehearsal; any Python the release ships when the rehearsal uses the project's own .venv (made
+ * from the machine's python3).
+ */
+export function acceptedPythons(runtime: RehearsalRuntime): readonly string[] {
+  return isSeparateRuntime(runtime) ? [runtime.family.rehearsalPython] : runtime.family.shippedPythons;
+}
+
+/**
  * The runtime's s3a jars, once it is installed and current (stamp matches its requirements file);
  * otherwise a PrerequisiteError naming the setup command to run.
  */
@@ -66,7 +75,7 @@ export async function requireRehearsalRuntime(runtime: RehearsalRuntime): Promis
     );
   }
   const minor = await pythonMinorOf(runtime.python);
-  if (minor !== runtime.family.rehearsalPython) {
+  if (minor === undefined || !acceptedPythons(runtime).includes(minor)) {
     throw new PrerequisiteError(
       `${what}, but its python is ${minor ?? 'not runnable'}. ${
         isSeparateRuntime(runtime)

@@ -15,6 +15,8 @@ export interface ReleaseFamily {
   readonly pythons: string;
   /** The Python the rehearsal runs this family's job on: the oldest the release may use by default. */
   readonly rehearsalPython: string;
+  /** Minor versions of Python the release ships: a rehearsal on the project's own .venv may use any of them. */
+  readonly shippedPythons: readonly string[];
   /** A label of this family to suggest in errors and docs. */
   readonly example: string;
 }
@@ -26,6 +28,7 @@ export const RELEASE_FAMILIES: readonly ReleaseFamily[] = [
     sparkLine: '3.5',
     pythons: '3.9 by default; 3.11 too from emr-7.1.0 (selected with PYSPARK_PYTHON)',
     rehearsalPython: '3.9',
+    shippedPythons: ['3.9', '3.11'],
     example: 'emr-7.12.0',
   },
   {
@@ -34,6 +37,7 @@ export const RELEASE_FAMILIES: readonly ReleaseFamily[] = [
     sparkLine: '4.0',
     pythons: '3.11, 3.12 and 3.13',
     rehearsalPython: '3.11',
+    shippedPythons: ['3.11', '3.12', '3.13'],
     example: 'emr-spark-8.0.0',
   },
 ];
