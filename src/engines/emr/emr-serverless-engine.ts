@@ -180,12 +180,7 @@ export class EmrServerlessEngine implements SparkEngine {
     } else {
       const attempt = Math.max(job.attempt ?? 1, previous === undefined ? 1 : previous.attempt + 1);
       const clientToken = clientTokenFor(this.#o.settings.lakeUri, job.key, job.etag, attempt);
-      const artifacts = await this.#uploadedArtifacts(job.runId, signal);
-      const request = buildStartJobRunInput(
-        { ...this.#o.settings, entryPointKey: artifacts.entryPointKey, pyFilesKey: artifacts.pyFilesKey },
-        job,
-        { runId: job.runId, clientToken },
-      );
+      const request = await this.#requestFor(job, job.runId, clientToken, signal);
       record = {
         key: job.key,
         etag: job.etag,
@@ -209,7 +204,7 @@ export class EmrServerlessEngine implements SparkEngine {
       // controller stopped. Look for it first; EMR's clientToken idempotency alone is not relied on.
       if (resumed) jobRunId = await this.#findStartedRun(record, job.dataset, signal);
       if (jobRunId === undefined) {
-        const input = record.request ?? (await this.#requestFor(record, job, signal));
+        const input = record.request ?? (await this.#requestFor(job, record.runId, record.clientToken, signal));
         try {
           // Not cut off by the job's signal: once sent, the run may exist, and it must be recorded
           // (then an abort cancels it) rather than forgotten.
@@ -395,13 +390,13 @@ export class EmrServerlessEngine implements SparkEngine {
     return undefined;
   }
 
-  /** The request of an intent recorded before requests were kept: built again from the same inputs. */
-  async #requestFor(record: InflightRecord, job: JobRequest, signal: AbortSignal): Promise<StartJobRunCommandInput> {
-    const artifacts = await this.#uploadedArtifacts(record.runId, signal);
+  /** The StartJobRun request of one attempt, with the job code uploaded (also for an intent recorded before requests were kept). */
+  async #requestFor(job: JobRequest, runId: string, clientToken: string, signal: AbortSignal): Promise<StartJobRunCommandInput> {
+    const artifacts = await this.#uploadedArtifacts(runId, signal);
     return buildStartJobRunInput(
       { ...this.#o.settings, entryPointKey: artifacts.entryPointKey, pyFilesKey: artifacts.pyFilesKey },
-      { ...job, runId: record.runId },
-      { runId: record.runId, clientToken: record.clientToken },
+      { ...job, runId },
+      { runId, clientToken },
     );
   }
 
