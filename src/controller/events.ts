@@ -12,6 +12,16 @@ export interface JobContext {
   readonly engine: string;
 }
 
+/** What a batch run is about. */
+export interface BatchContext {
+  readonly passId: string;
+  readonly runId: string;
+  readonly dataset: string;
+  readonly engine: string;
+  /** How many versions the run was given. */
+  readonly versions: number;
+}
+
 /** A full pass lists all of raw/; a targeted pass looks up keys an event named. */
 export type PassScope = 'full' | 'targeted';
 
@@ -50,6 +60,12 @@ export interface ControllerEvents {
   'job:claimed-elsewhere': Omit<JobContext, 'runId'> & { readonly owner: string; readonly expiresAt: string; readonly runningKey: string };
   /** A retryable failure; attempt `attempt + 1` starts after `delayMs`. */
   'job:retrying': JobContext & { readonly attempt: number; readonly delayMs: number; readonly error: unknown };
+  /** A batch: `versions` versions of one dataset in one job run (each also gets its own job:started). */
+  'batch:started': BatchContext & { readonly manifestKey: string };
+  /** A batch run failed as a whole: after `delayMs` its halves run as batches of their own (bisection). */
+  'batch:split': BatchContext & { readonly halves: readonly [number, number]; readonly delayMs: number; readonly error: unknown };
+  /** A batch run ended with a report: each version's own outcome is in its job:succeeded / job:failed. */
+  'batch:finished': BatchContext & { readonly succeeded: number; readonly failed: number; readonly durationMs: number };
   /** The version failed for good (permanent, or out of attempts) and is now in metadata/dead_letter.json. */
   'job:dead-lettered': JobContext & { readonly entry: DeadLetterEntry };
 }

@@ -4,7 +4,9 @@ import type { CandidateVersion } from '../discovery/candidates.js';
 import { inputProblem } from '../discovery/input-problem.js';
 import type { Discovery, PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { singleVersionReport } from '../engines/run-report.js';
 import { type AccessDeniedError, RetryableError, accessDeniedIn, describeError, isPermanent } from '../errors.js';
+import type { BatchManifests } from '../state/batch-manifests.js';
 import type { ClaimStore } from '../state/claims.js';
 import { type DeadLetterStore, isDeadLettered } from '../state/dead-letters.js';
 import type { JobFailure } from '../state/job-failure.js';
@@ -12,6 +14,8 @@ import { type MarkerStore, isProcessed } from '../state/marker.js';
 import type { ControllerEvents, JobContext, PassScope } from './events.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.js';
 import { keepClaim } from './claim-heartbeat.js';
+import { type BatchSignals, BatchRunner, type NotRunState, type VersionRun } from './batch-run.js';
+import { type BatchLimits, ONE_FILE_PER_JOB, formBatches } from './batches.js';
 import { runLimited } from './limited-runner.js';
 import type { JobOutcome, PassSummary } from './pass-summary.js';
 import { type AttemptResult, type Sleep, realSleep, runWithRetries } from './retrying-run.js';
@@ -40,13 +44,12 @@ export interface ReconcilerOptions {
   readonly claims?: ClaimStore;
   /** The wait between claim renewals (every third of the TTL). @default a real, abortable timer */
   readonly heartbeatSleep?: Sleep;
+  /** How many pending versions of one dataset one job takes (MAX_FILES_PER_JOB, MAX_BYTES_PER_JOB). @default one */
+  readonly batchLimits?: BatchLimits;
+  /** Where batch manifests are written (metadata/batches/); needed when a job may take more than one version. */
+  readonly manifests?: BatchManifests;
 }
 
-/** Not run: another controller holds the claim or a stop came first (pending), or it was settled meanwhile. */
-type NotRunState = 'pending' | 'processed' | 'dead-lettered';
-
-/** How a runnable version ended when its claim came first: it ran, or it was left as it is. */
-type ClaimedRun = { readonly kind: 'ran'; readonly outcome: JobOutcome } | { readonly kind: 'not-run'; readonly state: NotRunState };
 
 export interface PassSignals {
   /** Aborted: start no new job (jobs already running go on). */
@@ -65,11 +68,33 @@ export class Reconciler {
   readonly events = new TypedEmitter<ControllerEvents>();
   readonly #o: ReconcilerOptions;
   readonly #now: () => Date;
+  readonly #batches: BatchRunner | undefined;
   #passCount = 0;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
+    const limits = options.batchLimits ?? ONE_FILE_PER_JOB;
+    if (!(Number.isInteger(limits.maxFiles) && limits.maxFiles >= 1)) throw new RangeError(`batchLimits.maxFiles must be an integer >= 1, got ${limits.maxFiles}`);
+    if (!(limits.maxBytes > 0)) throw new RangeError(`batchLimits.maxBytes must be > 0, got ${limits.maxBytes}`);
+    if (limits.maxFiles > 1 && options.manifests === undefined) throw new RangeError('batches (batchLimits.maxFiles > 1) need manifests');
+    this.#batches =
+      options.manifests === undefined
+        ? undefined
+        : new BatchRunner({
+            engine: options.engine,
+            marker: options.marker,
+            deadLetters: options.deadLetters,
+            manifests: options.manifests,
+            events: this.events,
+            specs: options.specs,
+            retry: options.retry ?? DEFAULT_RETRY_POLICY,
+            sleep: options.sleep ?? realSleep,
+            random: options.random ?? Math.random,
+            now: this.#now,
+            runSingle: (passId, c, signals) => this.#runVersion(passId, c, signals),
+            deadLetter: (ctx, attempts, failure) => this.#deadLetter(ctx, attempts, failure),
+          });
   }
 
   /** A full pass: list all of raw/. */
@@ -131,14 +156,15 @@ export class Reconciler {
       runnable: runnable.length,
       markerEntries: Object.keys(document.files).length,
     });
-    const notStarted = await runLimited(runnable, {
+    const batches = formBatches(runnable, this.#o.batchLimits ?? ONE_FILE_PER_JOB);
+    const notStartedBatches = await runLimited(batches, {
       maxConcurrent: this.#o.maxConcurrentJobs ?? 1,
-      groupOf: (c) => c.dataset,
+      groupOf: (batch) => (batch[0] as CandidateVersion).dataset,
       signal: stopRunning,
-      run: async (c) => {
-        let run: ClaimedRun;
+      run: async (batch) => {
+        let runs: VersionRun[];
         try {
-          run = await this.#claimAndRun(passId, c, {
+          runs = await this.#claimAndRun(passId, batch, {
             ...(stopStarting ? { stopStarting } : {}),
             ...(stopJobs ? { stopJobs } : {}),
           });
@@ -149,10 +175,13 @@ export class Reconciler {
           deniedStop.abort(accessDenied);
           return;
         }
-        if (run.kind === 'ran') results.push(run.outcome);
-        else notRun.push({ key: c.key, state: run.state });
+        for (const run of runs) {
+          if (run.kind === 'ran') results.push(run.outcome);
+          else notRun.push({ key: run.key, state: run.state });
+        }
       },
     });
+    const notStarted = notStartedBatches.flat();
     if (denied !== undefined) throw denied;
     const failed = results.filter((r) => r.status === 'failed');
     const leftToDo = failed.filter((r) => r.deadLettered !== true);
@@ -171,34 +200,46 @@ export class Reconciler {
     };
   }
 
+  /** One job's versions: a batch (several versions of one dataset) when configured, else the version alone. */
+  async #runJob(passId: string, batch: readonly CandidateVersion[], signals: PassSignals): Promise<VersionRun[]> {
+    if (this.#batches !== undefined) return this.#batches.run(passId, batch, signals);
+    const runs: VersionRun[] = [];
+    for (const c of batch) runs.push({ kind: 'ran', outcome: await this.#runVersion(passId, c, signals) });
+    return runs;
+  }
+
   /**
-   * With claims (replicas): claim the version's dataset, check the version is still to do (another
-   * controller may have recorded it since this pass listed), run it while renewing the claim, then
-   * release the claim. A claim held by a live other controller leaves the version pending for a
+   * With claims (replicas): claim the versions' dataset, check each version is still to do (another
+   * controller may have recorded it since this pass listed), run them while renewing the claim, then
+   * release the claim. A claim held by a live other controller leaves the versions pending for a
    * later pass; a claim taken over (this controller stalled past the TTL) stops the job like a shutdown.
    */
-  async #claimAndRun(passId: string, c: CandidateVersion, signals: PassSignals): Promise<ClaimedRun> {
+  async #claimAndRun(passId: string, batch: readonly CandidateVersion[], signals: PassSignals): Promise<VersionRun[]> {
     const claims = this.#o.claims;
-    if (claims === undefined) return { kind: 'ran', outcome: await this.#runVersion(passId, c, signals) };
+    if (claims === undefined) return this.#runJob(passId, batch, signals);
+    const c = batch[0] as CandidateVersion;
+    const notRun = (state: NotRunState): VersionRun[] => batch.map((v) => ({ kind: 'not-run', key: v.key, state }));
     const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
     let acquired;
     try {
       acquired = await claims.acquire(c, signals.stopStarting);
     } catch (error) {
       if (accessDeniedIn(error)) throw error; // not this version's problem: the pass fails
-      if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
-      const runId = newRunId(this.#now(), c);
+      if (signals.stopStarting?.aborted) return notRun('pending');
       const claimError = new RetryableError(`claiming ${c.dataset} for ${c.key} failed`, { cause: error });
-      this.events.emit('job:failed', { ...base, runId, error: claimError, permanent: false, durationMs: 0 });
-      return {
-        kind: 'ran',
-        outcome: { key: c.key, etag: c.etag, dataset: c.dataset, runId, status: 'failed', durationMs: 0, error: describeError(claimError) },
-      };
+      return batch.map((v) => {
+        const runId = newRunId(this.#now(), v);
+        this.events.emit('job:failed', { ...base, key: v.key, etag: v.etag, runId, error: claimError, permanent: false, durationMs: 0 });
+        return {
+          kind: 'ran',
+          outcome: { key: v.key, etag: v.etag, dataset: v.dataset, runId, status: 'failed', durationMs: 0, error: describeError(claimError) },
+        };
+      });
     }
     if (!acquired.acquired) {
       const { owner, expiresAt, key: runningKey } = acquired.heldBy;
-      this.events.emit('job:claimed-elsewhere', { ...base, owner, expiresAt, runningKey });
-      return { kind: 'not-run', state: 'pending' };
+      for (const v of batch) this.events.emit('job:claimed-elsewhere', { ...base, key: v.key, etag: v.etag, owner, expiresAt, runningKey });
+      return notRun('pending');
     }
     const heartbeat = keepClaim(claims, acquired.claim, {
       everyMs: Math.max(1, Math.floor(claims.ttlMs / 3)),
@@ -210,16 +251,20 @@ export class Reconciler {
       try {
         reread = await Promise.all([this.#o.marker.load(signals.stopStarting), this.#o.deadLetters.load(signals.stopStarting)]);
       } catch (error) {
-        if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
+        if (signals.stopStarting?.aborted) return notRun('pending');
         throw error; // a marker or dead-letter document that cannot be read stops the pass, as at its start
       }
       const [{ document: marker }, { document: dead }] = reread;
       // A stop (SIGTERM) that came while claiming: start nothing new.
-      if (signals.stopStarting?.aborted) return { kind: 'not-run', state: 'pending' };
-      if (isProcessed(marker, c.key, c.etag)) return { kind: 'not-run', state: 'processed' };
-      if (isDeadLettered(dead, c.key, c.etag)) return { kind: 'not-run', state: 'dead-lettered' };
+      if (signals.stopStarting?.aborted) return notRun('pending');
+      const settled: VersionRun[] = [];
+      const todo = batch.filter((v) => {
+        const state = isProcessed(marker, v.key, v.etag) ? 'processed' : isDeadLettered(dead, v.key, v.etag) ? 'dead-lettered' : undefined;
+        if (state !== undefined) settled.push({ kind: 'not-run', key: v.key, state });
+        return state === undefined;
+      });
       const stopJobs = signals.stopJobs ? AbortSignal.any([signals.stopJobs, heartbeat.lost]) : heartbeat.lost;
-      return { kind: 'ran', outcome: await this.#runVersion(passId, c, { ...signals, stopJobs }) };
+      return [...settled, ...(await this.#runJob(passId, todo, { ...signals, stopJobs }))];
     } finally {
       const latest = await heartbeat.stop();
       // A claim that cannot be released expires after its TTL; the version's state is already recorded.
@@ -231,7 +276,7 @@ export class Reconciler {
   }
 
   /** A version's attempts (retried with backoff) and its final state: processed, dead-lettered, or left pending. */
-  async #runVersion(passId: string, c: CandidateVersion, { stopStarting, stopJobs }: PassSignals): Promise<JobOutcome> {
+  async #runVersion(passId: string, c: CandidateVersion, { stopStarting, stopJobs }: BatchSignals): Promise<JobOutcome> {
     const base = { passId, key: c.key, etag: c.etag, dataset: c.dataset, engine: this.#o.engine.name };
     const result = await runWithRetries<JobOutcome>({
       key: c.key,
@@ -294,11 +339,11 @@ export class Reconciler {
       // Permanent, so dead-lettered at once: no job is started for what no job can use.
       const problem = inputProblem(c);
       if (problem !== undefined) throw problem;
-      const report = await this.#o.engine.submit(
+      const report = singleVersionReport(await this.#o.engine.submit(
         // attempt: the version's attempt number counted in the bucket (EMR derives its clientToken from it)
         { runId, key: c.key, etag: c.etag, dataset: c.dataset, attempt, ...(spec ? { spec } : {}) },
         signal,
-      );
+      ), `of run ${runId}`);
       if (report.key !== c.key || report.etag !== c.etag) {
         throw new RetryableError(`the run report is for ${report.key} ${report.etag} (run ${report.runId}), not this job`);
       }

@@ -1,8 +1,8 @@
 import { setTimeout as timeout } from 'node:timers/promises';
 import pRetry, { AbortError } from 'p-retry';
 import { RetryableError, describeError, isPermanent } from '../errors.js';
-import type { DeadLetterStore } from '../state/dead-letters.js';
 import { type JobFailure, jobFailureOf } from '../state/job-failure.js';
+import type { AttemptRecord, DeadLetterStore } from '../state/dead-letters.js';
 import { type RetryPolicy, backoffDelayMs } from './backoff.js';
 
 /** Waits `ms`, or rejects once `signal` aborts. Injected so tests never wait. */
@@ -93,19 +93,7 @@ export async function runWithRetries<T>(o: RetryingRunOptions<T>): Promise<Retry
         const start = await store(() => o.attempts.beginAttempt(o.key, o.etag, runId, policy.maxAttempts));
         if (!start.started) {
           const { record } = start;
-          return done({
-            kind: 'dead-letter',
-            attempts: record.attempts,
-            runId: record.runId,
-            permanent: false,
-            failure: {
-              errorClass: record.lastFailure?.errorClass ?? 'AttemptsExhausted',
-              message:
-                `out of attempts: ${record.attempts} started, and how the last one ended was never recorded (did the controller crash or stop during it?)` +
-                (record.lastFailure ? `; the failure before: ${record.lastFailure.message}` : ''),
-              ...(record.lastFailure?.logTail ? { logTail: record.lastFailure.logTail } : {}),
-            },
-          });
+          return done({ kind: 'dead-letter', attempts: record.attempts, runId: record.runId, permanent: false, failure: outOfAttempts(record) });
         }
         attempt = start.attempt;
         last = await o.attempt(runId, attempt);
@@ -148,4 +136,15 @@ export async function runWithRetries<T>(o: RetryingRunOptions<T>): Promise<Retry
   }
   if (last === undefined) throw new RetryableError(`no attempt of ${o.key} ran`);
   return { kind: 'succeeded', value: last.value, attempts: attempt };
+}
+
+/** The failure recorded for a version whose attempts were all started before (beginAttempt said no). */
+export function outOfAttempts(record: AttemptRecord): JobFailure {
+  return {
+    errorClass: record.lastFailure?.errorClass ?? 'AttemptsExhausted',
+    message:
+      `out of attempts: ${record.attempts} started, and how the last one ended was never recorded (did the controller crash or stop during it?)` +
+      (record.lastFailure ? `; the failure before: ${record.lastFailure.message}` : ''),
+    ...(record.lastFailure?.logTail ? { logTail: record.lastFailure.logTail } : {}),
+  };
 }

@@ -1,7 +1,7 @@
 import { TypedEmitter } from '../controller/typed-emitter.js';
 import { isConnectUnavailable } from './connect/connect-engine.js';
 import type { JobRequest, SparkEngine } from './engine.js';
-import type { RunReport } from './run-report.js';
+import type { JobReport } from './run-report.js';
 
 export type ActiveEngine = 'connect' | 'local';
 
@@ -40,7 +40,7 @@ export class AutoEngine implements SparkEngine {
     return this.#o.local;
   }
 
-  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     if (!(await this.#o.connectAnswers(signal))) {
       this.#switch('local', 'the Spark Connect server does not answer');
       return { ...(await this.#o.local.submit(job, signal)), engine: 'local' };

@@ -7,7 +7,8 @@ import { JobProcessRecords, type StoppedOrphan } from './job-process-records.js'
 import { PermanentJobError, RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
 import { DEFAULT_DRIVER_MEMORY, localSparkConf } from './local-spark-conf.js';
-import { type RunReport, readRunReport } from './run-report.js';
+import { jobArguments } from './job-arguments.js';
+import { type JobReport, readRunReport } from './run-report.js';
 import { withUtf8Locale } from './utf8-locale.js';
 
 /** The job's exit code for "the input itself is unusable: never retry" (DESIGN.md). */
@@ -98,19 +99,11 @@ export class SparkSubmitEngine implements SparkEngine {
       ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
       ...(!local && this.#o.jars?.length ? ['--jars', this.#o.jars.join(',')] : []),
       this.#o.pipelinePath,
-      '--lake',
-      this.#o.lakeUri,
-      '--key',
-      job.key,
-      '--etag',
-      job.etag,
-      '--run-id',
-      job.runId,
-      ...(job.spec !== undefined ? ['--spec', JSON.stringify(job.spec)] : []),
+      ...jobArguments(this.#o.lakeUri, job),
     ];
   }
 
-  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     signal?.throwIfAborted();
     await this.stopOrphans(signal);
     await mkdir(this.#o.logDir, { recursive: true });

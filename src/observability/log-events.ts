@@ -24,6 +24,9 @@ export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWa
   'job:claimed-elsewhere': ['passId', 'key', 'etag', 'dataset', 'engine', 'owner', 'expiresAt', 'runningKey'],
   'job:retrying': [...JOB_FIELDS, 'delayMs', 'error'],
   'job:dead-lettered': ['passId', 'runId', 'key', 'etag', 'dataset', 'engine', 'attempts', 'errorClass', 'reason'],
+  'batch:started': ['passId', 'runId', 'dataset', 'engine', 'versions', 'manifestKey'],
+  'batch:split': ['passId', 'runId', 'dataset', 'engine', 'versions', 'halves', 'delayMs', 'error'],
+  'batch:finished': ['passId', 'runId', 'dataset', 'engine', 'versions', 'succeeded', 'failed', 'durationMs'],
   'message:ignored': ['messageId', 'reason'],
   'message:malformed': ['messageId', 'problem'],
   'message:done': ['messageId', 'keys', 'passId'],
@@ -89,6 +92,18 @@ export function logControllerEvents(reconciler: Reconciler, logger: winston.Logg
       permanent,
       error: errorFields(error),
     }),
+  );
+  ev.on('batch:started', (e) =>
+    logger.info(`batch started: ${e.versions} versions of ${e.dataset} in run ${e.runId}`, { event: 'batch:started', ...e }),
+  );
+  ev.on('batch:split', ({ error, ...e }) =>
+    logger.warn(
+      `batch failed as a whole, split in halves of ${e.halves[0]} and ${e.halves[1]} versions (in ${Math.round(e.delayMs / 1000)} s): ${describeError(error)}`,
+      { event: 'batch:split', ...e, error: errorFields(error) },
+    ),
+  );
+  ev.on('batch:finished', (e) =>
+    logger.info(`batch done: ${e.succeeded} of ${e.versions} versions of ${e.dataset} succeeded`, { event: 'batch:finished', ...e }),
   );
   ev.on('job:held', ({ reason, ...ctx }) =>
     logger.debug(`held back (failed permanently before): ${ctx.key}`, { event: 'job:held', ...ctx, reason }),

@@ -68,14 +68,14 @@ export function recordControllerMetrics(reconciler: Reconciler, sinks: MetricSin
     discovered.delete(versionId(ctx));
     attempts.succeeded(ctx);
     if (scopeIsFull(scopes.get(ctx.passId))) m.pendingVersions.dec();
-    running?.finished(ctx.runId);
+    running?.finished(ctx);
   });
   ev.on('job:dead-lettered', () => m.deadLettered.inc());
   ev.on('job:failed', (ctx) => {
     m.jobsFailed.inc({ kind: ctx.permanent ? 'permanent' : 'retryable' });
     m.runningJobs.dec();
     m.jobDuration.observe({ outcome: 'failed' }, ctx.durationMs / 1000);
-    running?.finished(ctx.runId);
+    running?.finished(ctx);
   });
 }
 

@@ -15,14 +15,17 @@ export class RunningJobs {
 
   started(ctx: JobContext): void {
     const { passId, runId, key, etag, dataset, engine } = ctx;
-    this.#jobs.set(runId, { passId, runId, key, etag, dataset, engine, startedAt: this.#now().toISOString() });
+    this.#jobs.set(jobId(ctx), { passId, runId, key, etag, dataset, engine, startedAt: this.#now().toISOString() });
   }
 
-  finished(runId: string): void {
-    this.#jobs.delete(runId);
+  /** The job of one version ended (a batch run is one entry per version it holds). */
+  finished(ctx: Pick<JobContext, 'runId' | 'key'>): void {
+    this.#jobs.delete(jobId(ctx));
   }
 
   list(): RunningJob[] {
     return [...this.#jobs.values()];
   }
 }
+
+const jobId = (ctx: Pick<JobContext, 'runId' | 'key'>): string => `${ctx.runId}\u0000${ctx.key}`;

@@ -40,6 +40,12 @@ export interface DeadLetterDocument {
 
 export type DeadLetterSnapshot = DocumentSnapshot<DeadLetterDocument>;
 
+/** A version by key and ETag. */
+export interface VersionRef {
+  readonly key: string;
+  readonly etag: string;
+}
+
 /** What beginAttempt decided: the attempt's number, or that the version has used up its attempts. */
 export type AttemptStart =
   { readonly started: true; readonly attempt: number } | { readonly started: false; readonly record: AttemptRecord };
@@ -105,6 +111,83 @@ export class DeadLetterStore {
       return { ...doc, attempts: { ...doc.attempts, [key]: record } };
     }, signal);
     return result;
+  }
+
+  /**
+   * A batch's `beginAttempt`: counts a new attempt of each version in one write. The result says,
+   * by key, the attempt's number or that the version has used up its attempts (nothing counted for it).
+   */
+  async beginAttempts(
+    versions: readonly VersionRef[],
+    runId: string,
+    maxAttempts: number,
+    signal?: AbortSignal,
+  ): Promise<Map<string, AttemptStart>> {
+    let result = new Map<string, AttemptStart>();
+    await this.#update((doc) => {
+      result = new Map();
+      const attempts = { ...doc.attempts };
+      const at = this.#now().toISOString();
+      for (const { key, etag } of versions) {
+        const previous = attempts[key]?.etag === etag ? attempts[key] : undefined;
+        if (previous !== undefined && previous.attempts >= maxAttempts) {
+          result.set(key, { started: false, record: previous });
+          continue;
+        }
+        const attempt = (previous?.attempts ?? 0) + 1;
+        result.set(key, { started: true, attempt });
+        attempts[key] = { etag, attempts: attempt, lastAttemptAt: at, runId, ...(previous?.lastFailure ? { lastFailure: previous.lastFailure } : {}) };
+      }
+      return [...result.values()].some((s) => s.started) ? { ...doc, attempts } : undefined;
+    }, signal);
+    return result;
+  }
+
+  /** A batch's `cancelAttempt`: takes back the current attempt of each version, in one write. */
+  async cancelAttempts(versions: readonly VersionRef[], signal?: AbortSignal): Promise<void> {
+    await this.#update((doc) => {
+      const attempts = { ...doc.attempts };
+      let changed = false;
+      for (const { key, etag } of versions) {
+        const record = attempts[key];
+        if (record?.etag !== etag) continue;
+        changed = true;
+        if (record.attempts > 1) attempts[key] = { ...record, attempts: record.attempts - 1 };
+        else delete attempts[key];
+      }
+      return changed ? { ...doc, attempts } : undefined;
+    }, signal);
+  }
+
+  /**
+   * What a batch run settled, in one write: `succeeded` versions as `succeeded` does, `failed`
+   * ones noted like `failAttempt` (to be tried again), `deadLettered` ones as `deadLetter` does.
+   */
+  async settle(
+    outcome: {
+      readonly succeeded?: readonly VersionRef[];
+      readonly failed?: ReadonlyArray<VersionRef & { readonly failure: JobFailure }>;
+      readonly deadLettered?: readonly DeadLetterEntry[];
+    },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.#update((doc) => {
+      const attempts = { ...doc.attempts };
+      const deadLetters = { ...doc.deadLetters };
+      for (const { key, etag } of outcome.succeeded ?? []) {
+        delete attempts[key];
+        if (deadLetters[key] !== undefined && deadLetters[key].etag !== etag) delete deadLetters[key];
+      }
+      for (const { key, etag, failure } of outcome.failed ?? []) {
+        const record = attempts[key];
+        if (record?.etag === etag) attempts[key] = { ...record, lastFailure: failure };
+      }
+      for (const entry of outcome.deadLettered ?? []) {
+        delete attempts[entry.key];
+        deadLetters[entry.key] = entry;
+      }
+      return { ...doc, attempts, deadLetters };
+    }, signal);
   }
 
   /** Takes back an attempt that was stopped from outside (shutdown): it does not count. */

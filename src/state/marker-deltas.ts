@@ -25,7 +25,7 @@ export function deltaKey(seq: number): string {
   return `${MARKER_DELTA_PREFIX}${String(seq).padStart(DIGITS, '0')}.json`;
 }
 
-export function deltaText(seq: number, files: Record<string, ProcessedEntry>): string {
+export function deltaText(seq: number, files: Readonly<Record<string, ProcessedEntry>>): string {
   return `${JSON.stringify({ version: DELTA_FORMAT_VERSION, seq, files } satisfies MarkerDelta, null, 1)}\n`;
 }
 

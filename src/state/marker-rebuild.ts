@@ -1,4 +1,4 @@
-import { type RunReport, listRunReports, parseRunReport } from '../engines/run-report.js';
+import { type RunReport, listRunReports, parseJobReport, succeededVersions } from '../engines/run-report.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { MARKER_FORMAT_VERSION, type MarkerDocument, type ProcessedEntry } from './marker.js';
 
@@ -28,17 +28,22 @@ export async function rebuildMarker(store: ObjectStore, options: { now?: () => D
   for (const [runId, key] of where) {
     const object = await store.get(key, signal);
     if (object === undefined) continue;
-    let report: RunReport;
+    let versions: RunReport[];
     try {
-      report = parseRunReport(object.body.toString('utf8'), key);
+      const report = parseJobReport(object.body.toString('utf8'), key);
+      if (report.runId !== runId) continue;
+      // A batch's report lists each version's outcome: its succeeded ones count, whatever the others did.
+      versions = report.status === 'succeeded' ? succeededVersions(report) : [];
     } catch {
       unreadable += 1;
       continue;
     }
-    if (report.status !== 'succeeded' || report.runId !== runId) continue;
+    if (versions.length === 0) continue;
     succeeded += 1;
-    const seen = newest.get(report.key);
-    if (seen === undefined || report.finishedAt > seen.finishedAt) newest.set(report.key, report);
+    for (const report of versions) {
+      const seen = newest.get(report.key);
+      if (seen === undefined || report.finishedAt > seen.finishedAt) newest.set(report.key, report);
+    }
   }
   const files: Record<string, ProcessedEntry> = {};
   for (const [key, report] of [...newest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -93,17 +93,28 @@ export class MarkerStore {
   }
 
   /** Records `entry` as the processed version of `key`, merging with whatever others wrote meanwhile. */
-  async record(key: string, entry: ProcessedEntry, signal?: AbortSignal): Promise<void> {
+  record(key: string, entry: ProcessedEntry, signal?: AbortSignal): Promise<void> {
+    return this.recordAll({ [key]: entry }, signal);
+  }
+
+  /**
+   * Records the processed versions of several keys (a batch's) in one conditional write (or one
+   * delta), merging with whatever others wrote meanwhile: all of them are recorded, or none.
+   */
+  async recordAll(entries: Readonly<Record<string, ProcessedEntry>>, signal?: AbortSignal): Promise<void> {
+    const keys = Object.keys(entries);
+    if (keys.length === 0) return;
+    const named = keys.length === 1 ? keys[0] : `${keys.length} keys`;
     for (let attempt = 0; ; attempt++) {
       const view = await this.#view(signal);
       const last = view.pending.at(-1) ?? view.base.document.foldedThrough ?? 0;
       try {
         if (Object.keys(view.document.files).length < this.#deltasFrom || view.pending.length + 1 >= this.#foldEvery) {
-          await this.#fold(view, last, { [key]: entry }, signal);
+          await this.#fold(view, last, entries, signal);
           return;
         }
         const seq = last + 1;
-        await this.#store.put(deltaKey(seq), deltaText(seq, { [key]: entry }), {
+        await this.#store.put(deltaKey(seq), deltaText(seq, entries), {
           ifNoneMatch: '*',
           contentType: 'application/json',
           ...(signal ? { signal } : {}),
@@ -113,7 +124,7 @@ export class MarkerStore {
         if ((await this.#store.head(MARKER_KEY, signal))?.etag === view.base.etag) return;
         if (seq > ((await this.#view(signal)).base.document.foldedThrough ?? 0)) return;
         if (attempt >= this.#retries)
-          throw new PreconditionFailedError(deltaKey(seq), `recording ${key}: the marker kept being folded under it`);
+          throw new PreconditionFailedError(deltaKey(seq), `recording ${named}: the marker kept being folded under it`);
       } catch (error) {
         if (!(error instanceof PreconditionFailedError) || attempt >= this.#retries) throw error;
       }

@@ -10,7 +10,7 @@ import { buildJobArtifacts } from '../../src/engines/emr/artifacts.js';
 import { EmrServerlessEngine } from '../../src/engines/emr/emr-serverless-engine.js';
 import { RELEASE_FAMILIES, type ReleaseFamily } from '../../src/engines/emr/release-families.js';
 import { acceptedPythons, rehearsalRuntime, requireRehearsalRuntime } from '../../src/engines/emr/rehearsal-runtimes.js';
-import type { RunReport } from '../../src/engines/run-report.js';
+import { type RunReport, singleVersionReport } from '../../src/engines/run-report.js';
 import { s3aSparkSettings } from '../../src/engines/s3a-support.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { EmrRehearsal } from '../helpers/emr-rehearsal.js';
@@ -160,7 +160,7 @@ describe(
       );
       // Not awaited here: it runs beside the first family's job (one core each).
       localRun = put(local.store)
-        .then((etag) => local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }))
+        .then(async (etag) => singleVersionReport(await local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }), 'local-run'))
         .finally(() => local.close());
       localRun.catch(() => undefined); // awaited (and reported) by each test
     });
@@ -170,7 +170,7 @@ describe(
         const lake = `emr-lake-${family.name}`;
         const emr = await emrEngineOnRehearsal(m, lake, family);
         const emrReport = await put(emr.store)
-          .then((etag) => emr.engine.submit({ runId: `emr-run-${family.name}`, key, etag, dataset: 'orders', spec }))
+          .then(async (etag) => singleVersionReport(await emr.engine.submit({ runId: `emr-run-${family.name}`, key, etag, dataset: 'orders', spec }), 'emr-run'))
           .finally(async () => {
             await emr.engine.close();
             await emr.rehearsal.close();

@@ -4,8 +4,9 @@ import { TypedEmitter } from '../../controller/typed-emitter.js';
 import { describeError } from '../../errors.js';
 import type { JobRequest, SparkEngine } from '../engine.js';
 import { PermanentJobError, RetryableJobError } from '../job-errors.js';
-import { type RunReport, parseRunReport } from '../run-report.js';
-import { ConnectUnavailableError, ConnectWorker, type ConnectWorkerOptions, WorkerDiedError, type WorkerReply } from './connect-worker.js';
+import { manifestUri } from '../job-arguments.js';
+import { type JobReport, parseJobReport } from '../run-report.js';
+import { ConnectUnavailableError, ConnectWorker, type ConnectWorkerOptions, WorkerDiedError, type WorkerJob, type WorkerReply } from './connect-worker.js';
 
 export interface ConnectEngineOptions {
   readonly remoteUrl: string;
@@ -70,7 +71,7 @@ export class ConnectEngine implements SparkEngine {
     return this.#slots.flatMap((s) => (s.worker?.alive && s.worker.pid !== undefined ? [s.worker.pid] : []));
   }
 
-  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     signal?.throwIfAborted();
     const slot = await this.#acquire(signal);
     try {
@@ -81,7 +82,7 @@ export class ConnectEngine implements SparkEngine {
     }
   }
 
-  async #run(slot: Slot, job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  async #run(slot: Slot, job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     const timeout = AbortSignal.timeout(this.#o.timeoutMs);
     const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const details = { runId: job.runId, logPath: this.#logFile(slot) };
@@ -110,10 +111,10 @@ export class ConnectEngine implements SparkEngine {
     }
   }
 
-  #outcome(reply: WorkerReply, details: { runId: string; logPath: string }): RunReport {
+  #outcome(reply: WorkerReply, details: { runId: string; logPath: string }): JobReport {
     const withCode = { ...details, exitCode: reply.exitCode };
     if (reply.exitCode === 0) {
-      const report = parseRunReport(JSON.stringify(reply.report ?? null), `of run ${details.runId}`);
+      const report = parseJobReport(JSON.stringify(reply.report ?? null), `of run ${details.runId}`);
       if (report.status !== 'succeeded') throw new RetryableJobError(`the job succeeded but its report says ${report.status}`, withCode);
       return report;
     }
@@ -127,11 +128,13 @@ export class ConnectEngine implements SparkEngine {
     throw new RetryableJobError(message, withCode);
   }
 
-  #workerJob(job: JobRequest): { lake: string; key: string; etag: string; runId: string; spec?: string } {
+  /** The request's job (serve.py): the contract's arguments as fields, the manifest's URI for a batch. */
+  #workerJob(job: JobRequest): WorkerJob {
     return {
       lake: this.#o.lakeUri,
-      key: job.key,
-      etag: job.etag,
+      ...(job.batch !== undefined
+        ? { manifest: manifestUri(this.#o.lakeUri, job.batch.manifestKey) }
+        : { key: job.key, etag: job.etag }),
       runId: job.runId,
       ...(job.spec !== undefined ? { spec: JSON.stringify(job.spec) } : {}),
     };

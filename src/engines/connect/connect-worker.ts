@@ -6,13 +6,12 @@ import { RetryableError } from '../../errors.js';
 import { signalProcessGroup } from '../process-tree.js';
 
 /** What the worker needs to run one job (the job contract's arguments, DESIGN.md). */
-export interface WorkerJob {
+/** The job of one request: one version (`key`, `etag`) or a batch (`manifest`, a URI). */
+export type WorkerJob = {
   readonly lake: string;
-  readonly key: string;
-  readonly etag: string;
   readonly runId: string;
   readonly spec?: string;
-}
+} & ({ readonly key: string; readonly etag: string } | { readonly manifest: string });
 
 /** One reply line of spark-jobs/worker.py (see watcher_job/serve.py). */
 export interface WorkerReply {

@@ -1,5 +1,6 @@
 import type { Configuration, RetryPolicy, StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
 import type { JobRequest } from '../engine.js';
+import { jobArguments } from '../job-arguments.js';
 import { keyHash } from './client-token.js';
 
 /** Everything StartJobRun needs besides the job itself; fixed for one engine. */
@@ -66,17 +67,7 @@ export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequ
     jobDriver: {
       sparkSubmit: {
         entryPoint: uri(settings.entryPointKey),
-        entryPointArguments: [
-          '--lake',
-          settings.lakeUri,
-          '--key',
-          job.key,
-          '--etag',
-          job.etag,
-          '--run-id',
-          attempt.runId,
-          ...(job.spec !== undefined ? ['--spec', JSON.stringify(job.spec)] : []),
-        ],
+        entryPointArguments: jobArguments(settings.lakeUri, job, attempt.runId),
         sparkSubmitParameters,
       },
     },

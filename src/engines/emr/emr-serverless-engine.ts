@@ -14,7 +14,7 @@ import { AccessDeniedError, ConfigError, RetryableError } from '../../errors.js'
 import type { ObjectStore } from '../../storage/object-store.js';
 import type { JobRequest, SparkEngine } from '../engine.js';
 import { PermanentJobError, RetryableJobError } from '../job-errors.js';
-import { type RunReport, readRunReport } from '../run-report.js';
+import { type JobReport, readRunReport } from '../run-report.js';
 import { type JobArtifacts, buildJobArtifacts, uploadArtifactsIfNew } from './artifacts.js';
 import { type Sleep, realSleep, withAwsRetry } from './aws-retry.js';
 import { clientTokenFor } from './client-token.js';
@@ -145,7 +145,7 @@ export class EmrServerlessEngine implements SparkEngine {
     return { releaseLabel: application.releaseLabel, family: family.name, state: application.state };
   }
 
-  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     signal?.throwIfAborted();
     if (this.#closing.signal.aborted) throw new RetryableJobError('the engine is closed', { runId: job.runId });
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
@@ -169,7 +169,7 @@ export class EmrServerlessEngine implements SparkEngine {
     if (this.#o.ownsClient) this.#o.client.destroy();
   }
 
-  async #submit(job: JobRequest, signal: AbortSignal): Promise<RunReport> {
+  async #submit(job: JobRequest, signal: AbortSignal): Promise<JobReport> {
     const previous = await this.#inflight.read(job.key, job.etag, signal);
     let record: InflightRecord;
     const resumed = previous !== undefined && previous.finalState === undefined && previous.applicationId === this.#appId;
