@@ -8,6 +8,7 @@ import { loadDatasetSpecs } from '../datasets/load-specs.js';
 import { candidateFilter } from '../discovery/candidates.js';
 import { PollingDiscovery } from '../discovery/poller.js';
 import type { SparkEngine } from '../engines/engine.js';
+import { BatchManifests } from '../state/batch-manifests.js';
 import { ClaimStore } from '../state/claims.js';
 import { DeadLetterStore } from '../state/dead-letters.js';
 import { MarkerStore } from '../state/marker.js';
@@ -76,6 +77,8 @@ export async function createWatcher(config: Config, parts: WatcherParts = {}): P
     engine,
     specs,
     maxConcurrentJobs: config.maxConcurrentJobs,
+    batchLimits: config.batchLimits,
+    manifests: new BatchManifests(store),
     retry: config.retry,
     claims: new ClaimStore(store, { ttlMs: config.claimTtlMs }),
   });

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { RetryPolicy } from '../controller/backoff.js';
+import type { BatchLimits } from '../controller/batches.js';
 import { ENGINE_NAMES, type EngineName } from '../engines/engine.js';
 import { DEFAULT_DRIVER_MEMORY } from '../engines/local-spark-conf.js';
 import { DEFAULT_CANDIDATE_GLOB, globToRegExp } from '../discovery/candidates.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_SPARK_REMOTE, type SparkRemote, parseSparkRemote } from '../engines/connect/spark-remote.js';
 import type { EnvFileSource, Environment } from './environment.js';
+import { DEFAULT_BATCH_LIMITS, formatBytes, parseBytes } from './batch-settings.js';
 import { type EmrSettings, emrSettings } from './emr-settings.js';
 import { type LakeLocation, bucketNameProblem, parseLake } from './lake-location.js';
 
@@ -50,6 +52,8 @@ export interface Config {
   readonly sparkDriverMemory: string | undefined;
   /** @default 2 */
   readonly maxConcurrentJobs: number;
+  /** How many pending versions of one dataset one job takes (MAX_FILES_PER_JOB, MAX_BYTES_PER_JOB). */
+  readonly batchLimits: BatchLimits;
   /** @default 3600 s */
   readonly jobTimeoutMs: number;
   /** On SIGTERM/SIGINT running jobs may finish for this long, then they are stopped. @default 30 s */
@@ -133,6 +137,16 @@ export const SETTINGS: readonly Setting[] = [
     meaning: 'Heap of the Spark drivers the tool starts, e.g. `8g`',
   },
   { name: 'MAX_CONCURRENT_JOBS', default: '2', meaning: 'Jobs at once (never two of one dataset)' },
+  {
+    name: 'MAX_FILES_PER_JOB',
+    default: String(DEFAULT_BATCH_LIMITS.maxFiles),
+    meaning: 'One job takes up to this many pending versions of one dataset, oldest first (`1`: a job per file)',
+  },
+  {
+    name: 'MAX_BYTES_PER_JOB',
+    default: formatBytes(DEFAULT_BATCH_LIMITS.maxBytes),
+    meaning: 'And at most this much raw input (bytes, or with `k`/`m`/`g`: KiB, MiB, GiB); a bigger file gets a job of its own',
+  },
   { name: 'JOB_TIMEOUT_SECONDS', default: '3600', meaning: 'A job running longer is killed (whole process tree) and retried later' },
   { name: 'SHUTDOWN_GRACE_SECONDS', default: '30', meaning: 'On SIGTERM/SIGINT, how long running jobs may finish before they are stopped' },
   { name: 'DATASETS_DIR', default: './datasets if it exists', meaning: 'Folder of `<dataset>.json` specs' },
@@ -296,6 +310,17 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     problems.push((error as Error).message + '.');
   }
   const maxConcurrentJobs = integer('MAX_CONCURRENT_JOBS', 2, 1, 64, 'jobs');
+  const maxFilesPerJob = integer('MAX_FILES_PER_JOB', DEFAULT_BATCH_LIMITS.maxFiles, 1, 100_000, 'files');
+  const maxBytesValue = value('MAX_BYTES_PER_JOB');
+  let maxBytesPerJob = DEFAULT_BATCH_LIMITS.maxBytes;
+  if (maxBytesValue !== undefined) {
+    const parsed = parseBytes(maxBytesValue);
+    if (parsed === undefined || parsed < 1) {
+      problems.push(
+        `MAX_BYTES_PER_JOB=${shown('MAX_BYTES_PER_JOB')} is not a size; give bytes, or a number with k, m or g (KiB, MiB, GiB), e.g. 512m (default ${formatBytes(DEFAULT_BATCH_LIMITS.maxBytes)}).`,
+      );
+    } else maxBytesPerJob = parsed;
+  }
   const jobTimeoutSeconds = integer('JOB_TIMEOUT_SECONDS', 3600, 10, 7 * 86_400, 'seconds');
   const shutdownGraceSeconds = integer('SHUTDOWN_GRACE_SECONDS', 30, 0, 86_400, 'seconds');
   const logLevel = (value('LOG_LEVEL') ?? 'info').toLowerCase();
@@ -370,6 +395,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     sparkMaster,
     sparkDriverMemory,
     maxConcurrentJobs,
+    batchLimits: { maxFiles: maxFilesPerJob, maxBytes: maxBytesPerJob },
     jobTimeoutMs: jobTimeoutSeconds * 1000,
     shutdownGraceMs: shutdownGraceSeconds * 1000,
     ...(datasetsDir !== undefined ? { datasetsDir } : {}),

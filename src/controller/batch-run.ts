@@ -21,8 +21,7 @@ export type NotRunState = 'pending' | 'processed' | 'dead-lettered';
 
 /** How one version of a job ended: it ran (succeeded or failed), or it was left as it is. */
 export type VersionRun =
-  | { readonly kind: 'ran'; readonly outcome: JobOutcome }
-  | { readonly kind: 'not-run'; readonly key: string; readonly state: NotRunState };
+  { readonly kind: 'ran'; readonly outcome: JobOutcome } | { readonly kind: 'not-run'; readonly key: string; readonly state: NotRunState };
 
 export interface BatchSignals {
   /** Aborted: start no new job (a half waiting after a failed batch is not started). */
@@ -101,7 +100,14 @@ export class BatchRunner {
       const { record } = start;
       const ctx = this.#ctx(passId, record.runId, c);
       const recorded = await this.#o.deadLetter(ctx, record.attempts, outOfAttempts(record));
-      runs.push({ kind: 'ran', outcome: { ...failedOutcome(ctx, outOfAttempts(record).message, 0), attempts: record.attempts, ...(recorded ? { deadLettered: true } : {}) } });
+      runs.push({
+        kind: 'ran',
+        outcome: {
+          ...failedOutcome(ctx, outOfAttempts(record).message, 0),
+          attempts: record.attempts,
+          ...(recorded ? { deadLettered: true } : {}),
+        },
+      });
     }
     if (running.length <= 1) {
       // One left: it runs as a job of its own (its attempt is counted there).
@@ -144,7 +150,11 @@ export class BatchRunner {
       for (const { c } of running) {
         this.#o.events.emit('job:failed', { ...this.#ctx(passId, runId, c), error, permanent: false, durationMs });
       }
-      if (stopped) return running.map(({ c, attempt }) => ({ kind: 'ran', outcome: { ...failedOutcome(this.#ctx(passId, runId, c), describeError(error), durationMs), attempts: attempt - 1 } }));
+      if (stopped)
+        return running.map(({ c, attempt }) => ({
+          kind: 'ran',
+          outcome: { ...failedOutcome(this.#ctx(passId, runId, c), describeError(error), durationMs), attempts: attempt - 1 },
+        }));
       return this.#split(passId, runId, running, error, signals);
     }
     return this.#settle(passId, report, running, this.#o.now().getTime() - started);
@@ -200,7 +210,9 @@ export class BatchRunner {
       // The job did its work, but it is not recorded: not an attempt of theirs; a later pass runs them again.
       recorded = false;
       await this.#cancel(succeeded);
-      const why = new RetryableError(`recording ${succeeded.length} versions of batch ${report.runId} in the marker failed`, { cause: error });
+      const why = new RetryableError(`recording ${succeeded.length} versions of batch ${report.runId} in the marker failed`, {
+        cause: error,
+      });
       for (const s of succeeded) runs.push(this.#failed(passId, report.runId, s.c, why, durationMs, s.attempt - 1));
     }
     // Listed in no way the controller can use (the run was of another set of versions): not counted, run again later.
@@ -220,7 +232,14 @@ export class BatchRunner {
         message: f.error?.message ?? 'the job marked it failed without a reason',
       };
       if (permanent || s.attempt >= this.#o.retry.maxAttempts) {
-        deadLettered.push({ key: s.c.key, etag: s.c.etag, attempts: s.attempt, ...failure, deadLetteredAt: this.#o.now().toISOString(), runId: report.runId });
+        deadLettered.push({
+          key: s.c.key,
+          etag: s.c.etag,
+          attempts: s.attempt,
+          ...failure,
+          deadLetteredAt: this.#o.now().toISOString(),
+          runId: report.runId,
+        });
       } else {
         toRetry.push({ key: s.c.key, etag: s.c.etag, failure });
       }

@@ -50,7 +50,6 @@ export interface ReconcilerOptions {
   readonly manifests?: BatchManifests;
 }
 
-
 export interface PassSignals {
   /** Aborted: start no new job (jobs already running go on). */
   readonly stopStarting?: AbortSignal;
@@ -75,7 +74,8 @@ export class Reconciler {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
     const limits = options.batchLimits ?? ONE_FILE_PER_JOB;
-    if (!(Number.isInteger(limits.maxFiles) && limits.maxFiles >= 1)) throw new RangeError(`batchLimits.maxFiles must be an integer >= 1, got ${limits.maxFiles}`);
+    if (!(Number.isInteger(limits.maxFiles) && limits.maxFiles >= 1))
+      throw new RangeError(`batchLimits.maxFiles must be an integer >= 1, got ${limits.maxFiles}`);
     if (!(limits.maxBytes > 0)) throw new RangeError(`batchLimits.maxBytes must be > 0, got ${limits.maxBytes}`);
     if (limits.maxFiles > 1 && options.manifests === undefined) throw new RangeError('batches (batchLimits.maxFiles > 1) need manifests');
     this.#batches =
@@ -232,7 +232,15 @@ export class Reconciler {
         this.events.emit('job:failed', { ...base, key: v.key, etag: v.etag, runId, error: claimError, permanent: false, durationMs: 0 });
         return {
           kind: 'ran',
-          outcome: { key: v.key, etag: v.etag, dataset: v.dataset, runId, status: 'failed', durationMs: 0, error: describeError(claimError) },
+          outcome: {
+            key: v.key,
+            etag: v.etag,
+            dataset: v.dataset,
+            runId,
+            status: 'failed',
+            durationMs: 0,
+            error: describeError(claimError),
+          },
         };
       });
     }
@@ -339,11 +347,14 @@ export class Reconciler {
       // Permanent, so dead-lettered at once: no job is started for what no job can use.
       const problem = inputProblem(c);
       if (problem !== undefined) throw problem;
-      const report = singleVersionReport(await this.#o.engine.submit(
-        // attempt: the version's attempt number counted in the bucket (EMR derives its clientToken from it)
-        { runId, key: c.key, etag: c.etag, dataset: c.dataset, attempt, ...(spec ? { spec } : {}) },
-        signal,
-      ), `of run ${runId}`);
+      const report = singleVersionReport(
+        await this.#o.engine.submit(
+          // attempt: the version's attempt number counted in the bucket (EMR derives its clientToken from it)
+          { runId, key: c.key, etag: c.etag, dataset: c.dataset, attempt, ...(spec ? { spec } : {}) },
+          signal,
+        ),
+        `of run ${runId}`,
+      );
       if (report.key !== c.key || report.etag !== c.etag) {
         throw new RetryableError(`the run report is for ${report.key} ${report.etag} (run ${report.runId}), not this job`);
       }

@@ -93,7 +93,13 @@ export async function runWithRetries<T>(o: RetryingRunOptions<T>): Promise<Retry
         const start = await store(() => o.attempts.beginAttempt(o.key, o.etag, runId, policy.maxAttempts));
         if (!start.started) {
           const { record } = start;
-          return done({ kind: 'dead-letter', attempts: record.attempts, runId: record.runId, permanent: false, failure: outOfAttempts(record) });
+          return done({
+            kind: 'dead-letter',
+            attempts: record.attempts,
+            runId: record.runId,
+            permanent: false,
+            failure: outOfAttempts(record),
+          });
         }
         attempt = start.attempt;
         last = await o.attempt(runId, attempt);

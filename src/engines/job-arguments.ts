@@ -10,9 +10,7 @@ export function jobArguments(lakeUri: string, job: JobRequest, runId: string = j
   return [
     '--lake',
     lakeUri,
-    ...(job.batch !== undefined
-      ? ['--manifest', manifestUri(lakeUri, job.batch.manifestKey)]
-      : ['--key', job.key, '--etag', job.etag]),
+    ...(job.batch !== undefined ? ['--manifest', manifestUri(lakeUri, job.batch.manifestKey)] : ['--key', job.key, '--etag', job.etag]),
     '--run-id',
     runId,
     ...(job.spec !== undefined ? ['--spec', JSON.stringify(job.spec)] : []),

@@ -136,7 +136,13 @@ export class DeadLetterStore {
         }
         const attempt = (previous?.attempts ?? 0) + 1;
         result.set(key, { started: true, attempt });
-        attempts[key] = { etag, attempts: attempt, lastAttemptAt: at, runId, ...(previous?.lastFailure ? { lastFailure: previous.lastFailure } : {}) };
+        attempts[key] = {
+          etag,
+          attempts: attempt,
+          lastAttemptAt: at,
+          runId,
+          ...(previous?.lastFailure ? { lastFailure: previous.lastFailure } : {}),
+        };
       }
       return [...result.values()].some((s) => s.started) ? { ...doc, attempts } : undefined;
     }, signal);

@@ -1,6 +1,6 @@
 import type { JobRequest, SparkEngine } from '../../src/engines/engine.js';
 import { PermanentJobError, RetryableJobError } from '../../src/engines/job-errors.js';
-import type { RunReport } from '../../src/engines/run-report.js';
+import type { BatchRunReport, JobReport, RunReport } from '../../src/engines/run-report.js';
 
 type Behaviour = 'succeed' | 'permanent' | 'retryable' | 'hold';
 
@@ -38,7 +38,11 @@ export class ScriptedEngine implements SparkEngine {
     this.#releases.get(key)?.();
   }
 
-  async submit(job: JobRequest, signal?: AbortSignal): Promise<RunReport> {
+  /** The versions of each batch submitted, in order (a batch's keys). */
+  readonly batches: string[][] = [];
+
+  async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
+    if (job.batch !== undefined) return this.#submitBatch(job, signal);
     this.submitted.push(job);
     this.running.add(job.key);
     this.maxRunning = Math.max(this.maxRunning, this.running.size);
@@ -70,6 +74,53 @@ export class ScriptedEngine implements SparkEngine {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * A batch: any version scripted 'retryable' (or 'hold' then 'retryable') fails the whole run, as
+   * a driver crash would; a version scripted 'permanent' fails alone in the report, as the job
+   * isolates an unusable file; the others succeed.
+   */
+  async #submitBatch(job: JobRequest, signal?: AbortSignal): Promise<BatchRunReport> {
+    const versions = job.batch?.versions ?? [];
+    this.batches.push(versions.map((v) => v.key));
+    this.submitted.push(job);
+    this.running.add(job.key);
+    this.maxRunning = Math.max(this.maxRunning, this.running.size);
+    this.#notify();
+    try {
+      const behaviours = versions.map((v) => this.#next(v.key));
+      if (behaviours.includes('hold')) {
+        await new Promise<void>((resolve, reject) => {
+          this.#releases.set(job.key, resolve);
+          signal?.addEventListener(
+            'abort',
+            () => reject(new RetryableJobError('stopped', { runId: job.runId }, { cause: signal.reason })),
+            {
+              once: true,
+            },
+          );
+        });
+      }
+      if (behaviours.includes('retryable')) throw new RetryableJobError('the driver died', { runId: job.runId, exitCode: 137 });
+      const files = versions.map((v, i) => {
+        const one = succeededReport({ ...job, key: v.key, etag: v.etag });
+        if (behaviours[i] !== 'permanent')
+          return { key: v.key, etag: v.etag, status: 'succeeded' as const, rows: one.rows, outputs: one.outputs };
+        return {
+          key: v.key,
+          etag: v.etag,
+          status: 'failed' as const,
+          rows: { read: null, cleaned: null, quarantined: null, curated: null } as unknown as RunReport['rows'],
+          outputs: {},
+          error: { kind: 'permanent' as const, type: 'UnreadableInput', message: `not a Parquet file: ${v.key}` },
+        };
+      });
+      const { key: _key, etag: _etag, ...base } = succeededReport(job);
+      return { ...base, manifest: `file:///lake/${job.batch?.manifestKey ?? ''}`, files };
+    } finally {
+      this.running.delete(job.key);
+    }
+  }
 
   #next(key: string): Behaviour {
     const scripted = this.#behaviour.get(key) ?? 'succeed';

@@ -160,7 +160,9 @@ describe(
       );
       // Not awaited here: it runs beside the first family's job (one core each).
       localRun = put(local.store)
-        .then(async (etag) => singleVersionReport(await local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }), 'local-run'))
+        .then(async (etag) =>
+          singleVersionReport(await local.engine.submit({ runId: 'local-run', key, etag, dataset: 'orders', spec }), 'local-run'),
+        )
         .finally(() => local.close());
       localRun.catch(() => undefined); // awaited (and reported) by each test
     });
@@ -170,7 +172,12 @@ describe(
         const lake = `emr-lake-${family.name}`;
         const emr = await emrEngineOnRehearsal(m, lake, family);
         const emrReport = await put(emr.store)
-          .then(async (etag) => singleVersionReport(await emr.engine.submit({ runId: `emr-run-${family.name}`, key, etag, dataset: 'orders', spec }), 'emr-run'))
+          .then(async (etag) =>
+            singleVersionReport(
+              await emr.engine.submit({ runId: `emr-run-${family.name}`, key, etag, dataset: 'orders', spec }),
+              'emr-run',
+            ),
+          )
           .finally(async () => {
             await emr.engine.close();
             await emr.rehearsal.close();

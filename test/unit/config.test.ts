@@ -42,7 +42,10 @@ describe('configuration', () => {
       LOG_LEVEL: 'DEBUG',
       ENGINE: 'connect',
       SPARK_REMOTE: 'sc://spark.internal',
+      MAX_FILES_PER_JOB: '250',
+      MAX_BYTES_PER_JOB: '512m',
     });
+    expect(config.batchLimits).toEqual({ maxFiles: 250, maxBytes: 512 * 1024 ** 2 });
     expect(config.childEnv['SPARK_REMOTE']).toBeUndefined(); // PySpark would read it in a spark-submit job
     expect(config).toMatchObject({
       engine: 'connect',
@@ -73,6 +76,8 @@ describe('configuration', () => {
     );
     expect(problem({ LAKE: './lake', SPARK_REMOTE: 'sc://localhost:99999' })).toMatch(/port 99999 is out of range/u);
     expect(problem({ LAKE: './lake', CANDIDATE_GLOB: '{a,b' })).toMatch(/CANDIDATE_GLOB.*unclosed/u);
+    expect(problem({ LAKE: './lake', MAX_FILES_PER_JOB: '0' })).toMatch(/MAX_FILES_PER_JOB="0" is not a whole number of files from 1/u);
+    expect(problem({ LAKE: './lake', MAX_BYTES_PER_JOB: '2 TB' })).toMatch(/MAX_BYTES_PER_JOB="2 TB" is not a size.*512m/u);
     expect(problem({})).toMatch(/No lake is set.*LAKE=\.\/lake/u);
   });
 

@@ -6,7 +6,14 @@ import type { JobRequest, SparkEngine } from '../engine.js';
 import { PermanentJobError, RetryableJobError } from '../job-errors.js';
 import { manifestUri } from '../job-arguments.js';
 import { type JobReport, parseJobReport } from '../run-report.js';
-import { ConnectUnavailableError, ConnectWorker, type ConnectWorkerOptions, WorkerDiedError, type WorkerJob, type WorkerReply } from './connect-worker.js';
+import {
+  ConnectUnavailableError,
+  ConnectWorker,
+  type ConnectWorkerOptions,
+  WorkerDiedError,
+  type WorkerJob,
+  type WorkerReply,
+} from './connect-worker.js';
 
 export interface ConnectEngineOptions {
   readonly remoteUrl: string;
@@ -132,9 +139,7 @@ export class ConnectEngine implements SparkEngine {
   #workerJob(job: JobRequest): WorkerJob {
     return {
       lake: this.#o.lakeUri,
-      ...(job.batch !== undefined
-        ? { manifest: manifestUri(this.#o.lakeUri, job.batch.manifestKey) }
-        : { key: job.key, etag: job.etag }),
+      ...(job.batch !== undefined ? { manifest: manifestUri(this.#o.lakeUri, job.batch.manifestKey) } : { key: job.key, etag: job.etag }),
       runId: job.runId,
       ...(job.spec !== undefined ? { spec: JSON.stringify(job.spec) } : {}),
     };
