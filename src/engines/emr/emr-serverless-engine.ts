@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CancelJobRunCommand,
   type EMRServerlessClient,
@@ -12,7 +13,7 @@ import {
 } from '@aws-sdk/client-emr-serverless';
 import { AccessDeniedError, ConfigError, RetryableError } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import type { JobRequest, SparkEngine } from '../engine.js';
+import type { FileVersion, JobRequest, SparkEngine } from '../engine.js';
 import { PermanentJobError, RetryableJobError } from '../job-errors.js';
 import { type JobReport, readRunReport } from '../run-report.js';
 import { type JobArtifacts, buildJobArtifacts, uploadArtifactsIfNew } from './artifacts.js';
@@ -170,7 +171,11 @@ export class EmrServerlessEngine implements SparkEngine {
   }
 
   async #submit(job: JobRequest, signal: AbortSignal): Promise<JobReport> {
-    const previous = await this.#inflight.read(job.key, job.etag, signal);
+    // A version's run is recorded by its key and ETag; a batch's by its dataset (one writer per
+    // dataset: a restarted controller watches the dataset's unfinished batch run to its end before
+    // it starts another one, whatever versions that run holds), its token made from its versions.
+    const identity = job.batch === undefined ? { key: job.key, etag: job.etag } : { key: batchInflightId(job.dataset), etag: '' };
+    const previous = await this.#inflight.read(identity.key, identity.etag, signal);
     let record: InflightRecord;
     const resumed = previous !== undefined && previous.finalState === undefined && previous.applicationId === this.#appId;
     if (resumed) {
@@ -179,11 +184,16 @@ export class EmrServerlessEngine implements SparkEngine {
       record = previous;
     } else {
       const attempt = Math.max(job.attempt ?? 1, previous === undefined ? 1 : previous.attempt + 1);
-      const clientToken = clientTokenFor(this.#o.settings.lakeUri, job.key, job.etag, attempt);
+      const clientToken = clientTokenFor(
+        this.#o.settings.lakeUri,
+        identity.key,
+        job.batch === undefined ? job.etag : versionsDigest(job.batch.versions),
+        attempt,
+      );
       const request = await this.#requestFor(job, job.runId, clientToken, signal);
       record = {
-        key: job.key,
-        etag: job.etag,
+        key: identity.key,
+        etag: identity.etag,
         attempt,
         runId: job.runId,
         clientToken,
@@ -476,4 +486,16 @@ export class EmrServerlessEngine implements SparkEngine {
       );
     }
   }
+}
+
+/** The in-flight record name of a dataset's batch runs (not a raw key: those start with `raw/`). */
+export function batchInflightId(dataset: string): string {
+  return `batch:${dataset}`;
+}
+
+/** Names a batch's versions (in order) for its client token. */
+function versionsDigest(versions: readonly FileVersion[]): string {
+  const hash = createHash('sha256');
+  for (const { key, etag } of versions) hash.update(`${key}\u0000${etag}\u0000`);
+  return hash.digest('hex');
 }
