@@ -7,6 +7,7 @@ import { SqsWatcher, type SqsWatchEvents } from '../../src/controller/sqs-watch-
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
 import { SqsSource } from '../../src/discovery/sqs-source.js';
+import { BatchManifests } from '../../src/state/batch-manifests.js';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { S3ObjectStore } from '../../src/storage/s3-store.js';
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 /** A bucket whose ObjectCreated events go to a fresh queue, a lake under `lake/` in it, and a watcher. */
-async function setup() {
+async function setup(options: { maxFilesPerJob?: number } = {}) {
   const bucket = `events-${++n}`;
   await moto.createBucket(bucket);
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: `raw-events-${n}` }));
@@ -56,6 +57,9 @@ async function setup() {
     deadLetters: new DeadLetterStore(store),
     engine,
     maxConcurrentJobs: 2,
+    ...(options.maxFilesPerJob !== undefined
+      ? { batchLimits: { maxFiles: options.maxFilesPerJob, maxBytes: 1024 ** 3 }, manifests: new BatchManifests(store) }
+      : {}),
     sleep: async (_ms, signal) => {
       retryWait.hook();
       signal?.throwIfAborted();
@@ -168,6 +172,29 @@ describe('SQS discovery with S3 event notifications (moto server)', () => {
     expect(dead.deadLetters).toEqual({});
     expect(dead.attempts['raw/orders/flaky.parquet']?.attempts).toBe(1);
     expect((await t.marker.load()).document.files).toEqual({});
+  });
+
+  it('with batches, deletes a message only once the version it names is recorded; a version left to retry keeps its message', async () => {
+    const b = await setup({ maxFilesPerJob: 10 });
+    await b.receiveAndHandle(); // the test event
+    b.seen.length = 0;
+    const keys = ['raw/orders/a.parquet', 'raw/orders/b.parquet', 'raw/orders/killer.parquet'];
+    for (const key of keys) await b.put(`lake/${key}`);
+    b.engine.script('raw/orders/killer.parquet', 'retryable');
+    // A stop comes while the killer waits for its second attempt: it stays pending.
+    b.retryWait.hook = () => {
+      if (b.engine.submitted.at(-1)?.key === 'raw/orders/killer.parquet' && b.engine.submitted.at(-1)?.batch === undefined) b.stop.abort();
+    };
+    let messages = await b.source.receive();
+    while (messages.length < 3) messages = [...messages, ...(await b.source.receive())];
+    await b.watcher.handleBatch(messages);
+    // One batch of three failed as a whole; split, the good half was recorded, the killer ran alone.
+    expect(b.engine.batches[0]?.slice().sort()).toEqual(keys);
+    expect(Object.keys((await b.marker.load()).document.files).sort()).toEqual(keys.slice(0, 2));
+    const done = b.seen.filter(([name]) => name === 'message:done').flatMap(([, e]) => (e as { keys: string[] }).keys);
+    const kept = b.seen.filter(([name]) => name === 'message:kept').flatMap(([, e]) => (e as { keys: string[] }).keys);
+    expect(done.sort()).toEqual(keys.slice(0, 2));
+    expect(kept).toEqual(['raw/orders/killer.parquet']);
   });
 
   it('deletes the message of a dead-lettered version: it is settled, not to be redelivered', async () => {
