@@ -29,7 +29,7 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
 };
 
 function help(): string {
-  return `s3-spark-watcher — run one PySpark job per new Parquet file version under raw/
+  return `s3-spark-watcher — run a PySpark job for new Parquet file versions under raw/ (one per version, or batches of them)
 
 Usage: s3-spark-watcher <command> [options]
 
