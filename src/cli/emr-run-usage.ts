@@ -1,3 +1,4 @@
+import { batchInflightId } from '../engines/emr/emr-serverless-engine.js';
 import { InflightRecords } from '../engines/emr/inflight.js';
 import type { RunRecord } from '../state/run-history.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -10,8 +11,15 @@ export async function withEmrUsage(store: ObjectStore, runs: readonly RunRecord[
   const inflight = new InflightRecords(store);
   const shown = await Promise.all(
     runs.slice(0, count).map(async (run) => {
-      if (run.etag === null) return { ...run, emr: null };
-      const record = await inflight.read(run.key, run.etag).catch(() => undefined);
+      // A batch's record is its dataset's (the last batch run of it); a version's is its key and ETag's.
+      const id =
+        run.batch !== undefined
+          ? { key: batchInflightId(run.dataset), etag: '' }
+          : run.etag === null
+            ? undefined
+            : { key: run.key, etag: run.etag };
+      if (id === undefined) return { ...run, emr: null };
+      const record = await inflight.read(id.key, id.etag).catch(() => undefined);
       return { ...run, emr: record?.runId === run.runId ? (record.usage ?? null) : null };
     }),
   );

@@ -137,7 +137,11 @@ export function formatStatus(s: StatusReport): string {
         r.durationMs === null ? '-' : `${(r.durationMs / 1000).toFixed(1)} s`,
         ...(r.rows ? [r.rows.read, r.rows.cleaned, r.rows.quarantined, r.rows.curated].map(String) : ['-', '-', '-', '-']),
         ...billed(r),
-        r.status === 'failed' && r.error ? `${r.key}: ${truncate(r.error, 60)}` : r.key,
+        r.status === 'failed' && r.error
+          ? `${r.key}: ${truncate(r.error, 60)}`
+          : r.batch !== undefined
+            ? `batch of ${r.batch.versions} (${r.dataset}${r.batch.failed > 0 ? `, ${r.batch.failed} failed` : ''}): ${r.key}`
+            : r.key,
       ]),
       new Set(emr ? [2, 3, 4, 5, 6, 7, 8] : [2, 3, 4, 5, 6]),
     );

@@ -2,6 +2,7 @@ import { datasetOf } from '../discovery/candidates.js';
 import { type RowCounts, listRunReports } from '../engines/run-report.js';
 import type { EmrUsage } from '../engines/emr/job-run-usage.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { batchManifestKey } from './batch-manifests.js';
 
 /** One run as its report tells it, read leniently: a failed run's report may lack rows or dataset. */
 export interface RunRecord {
@@ -18,6 +19,8 @@ export interface RunRecord {
   readonly error: string | null;
   /** With ENGINE=emr-serverless: what the EMR job run used and was billed (from its in-flight record); else absent. */
   readonly emr?: EmrUsage | null;
+  /** A batch run (the job's `--manifest` form): how many versions it was given and how many of them failed. `key` is then its manifest's. */
+  readonly batch?: { readonly versions: number; readonly failed: number };
 }
 
 /**
@@ -48,7 +51,8 @@ function toRecord(runId: string, text: string): RunRecord | undefined {
   } catch {
     return undefined; // a report being written, or not ours: not a run to show
   }
-  const key = typeof r['key'] === 'string' ? r['key'] : '';
+  const files = Array.isArray(r['files']) ? (r['files'] as Array<Record<string, unknown> | null>) : undefined;
+  const key = typeof r['key'] === 'string' ? r['key'] : files !== undefined ? batchManifestKey(runId) : '';
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   const startedAt = str(r['startedAt']);
   const finishedAt = str(r['finishedAt']);
@@ -67,5 +71,8 @@ function toRecord(runId: string, text: string): RunRecord | undefined {
     durationMs: Number.isFinite(duration) ? duration : null,
     rows: counts ? (rows as unknown as RowCounts) : null,
     error: error && typeof error.message === 'string' ? error.message : null,
+    ...(files !== undefined
+      ? { batch: { versions: files.length, failed: files.filter((f) => f?.['status'] !== 'succeeded').length } }
+      : {}),
   };
 }

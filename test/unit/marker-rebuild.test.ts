@@ -53,6 +53,42 @@ describe('marker rebuild', () => {
     expect((await store.get(backups[0]?.key ?? ''))?.body.toString()).toBe('{"version": 1, "files": ');
   });
 
+  it('reads batch reports: each succeeded version of a batch run gets its entry, a failed one none', async () => {
+    const { store, a, cli } = await lake();
+    const { etag: d } = await store.put('raw/orders/d.parquet', 'D');
+    const { etag: e } = await store.put('raw/orders/e.parquet', 'E');
+    const { key: _k, etag: _e, ...run } = report('r7', '', '', 'succeeded', '2026-11-28T13:00:00.000Z');
+    const file = (key: string, etag: string, status: 'succeeded' | 'failed') => ({
+      key,
+      etag,
+      status,
+      rows:
+        status === 'succeeded'
+          ? { read: 5, cleaned: 5, quarantined: 0, curated: 4 }
+          : { read: null, cleaned: null, quarantined: null, curated: null },
+      outputs: {},
+      ...(status === 'failed' ? { error: { kind: 'permanent', type: 'UnreadableInput', message: 'not Parquet' } } : {}),
+    });
+    await store.put(
+      'metadata/runs/r7.json',
+      JSON.stringify({
+        ...run,
+        manifest: 'file:///lake/metadata/batches/r7.json',
+        files: [file('raw/orders/d.parquet', d, 'succeeded'), file('raw/orders/e.parquet', e, 'failed')],
+      }),
+    );
+    const result = await cli('marker', 'rebuild', '--force');
+    expect(result.code, result.err).toBe(0);
+    const { document } = await new MarkerStore(store).load();
+    expect(document.files['raw/orders/d.parquet']).toMatchObject({ etag: d, runId: 'r7', rows: { read: 5, curated: 4 } });
+    expect(document.files['raw/orders/e.parquet']).toBeUndefined();
+    expect(document.files['raw/orders/a.parquet']).toMatchObject({ etag: a, runId: 'r2' });
+
+    const status = await cli('status', '--json');
+    const runs = (JSON.parse(status.out) as { runs: Array<Record<string, unknown>> }).runs;
+    expect(runs.find((r) => r['runId'] === 'r7')).toMatchObject({ key: 'metadata/batches/r7.json', batch: { versions: 2, failed: 1 } });
+  });
+
   it('leaves a valid marker alone without --force, and says what it would do with --dry-run', async () => {
     const { store, cli } = await lake();
     const valid: MarkerDocument = { version: 1, updatedAt: null, files: {} };
