@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetSpec } from '../../src/datasets/spec.js';
 import type { JobRequest, SparkEngine } from '../../src/engines/engine.js';
 import { PermanentJobError } from '../../src/engines/job-errors.js';
+import { isBatchReport } from '../../src/engines/run-report.js';
+import { BatchManifests } from '../../src/state/batch-manifests.js';
 import { isPermanent } from '../../src/errors.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { venvPython } from './python.js';
@@ -95,6 +97,43 @@ export function describeEngineConformance(name: string, setup: () => Promise<Eng
       const sortRows = (rows: Record<string, unknown>[]): string[] =>
         rows.map((r) => JSON.stringify([r['order_id'], r['amount'], r['_source_key']])).sort();
       expect(sortRows(await f.readRows('curated/orders'))).toEqual(sortRows(before));
+    });
+
+    it('runs a batch from its manifest (--manifest): each version its own folders and outcome; an unusable one fails alone', async () => {
+      const good = ['raw/batched/2026/11/01/a.parquet', 'raw/batched/2026/11/02/b.parquet'];
+      const broken = 'raw/batched/2026/11/03/broken.parquet';
+      const versions = [];
+      for (const key of good) versions.push({ key, etag: (await f.store.put(key, await ordersParquet())).etag });
+      versions.push({ key: broken, etag: (await f.store.put(broken, Buffer.from('order_id,amount\n1,2\n'))).etag });
+      const runId = `conf-batch-${randomUUID()}`;
+      const manifestKey = await new BatchManifests(f.store).write(runId, 'batched', versions);
+      const report = await f.engine.submit({
+        runId,
+        key: good[0] as string,
+        etag: versions[0]?.etag ?? '',
+        dataset: 'batched',
+        spec: ORDERS_SPEC,
+        batch: { manifestKey, versions },
+      });
+      expect(isBatchReport(report)).toBe(true);
+      if (!isBatchReport(report)) return;
+      expect(report).toMatchObject({ runId, dataset: 'batched', status: 'succeeded' });
+      expect(report.files.map((v) => [v.key, v.etag, v.status, v.error?.kind])).toEqual([
+        [good[0], versions[0]?.etag, 'succeeded', undefined],
+        [good[1], versions[1]?.etag, 'succeeded', undefined],
+        [broken, versions[2]?.etag, 'failed', 'permanent'],
+      ]);
+      expect(report.files[0]?.rows).toEqual({ read: 4, cleaned: 4, quarantined: 1, curated: 2 });
+      for (const key of good) {
+        const zone = key.replace(/^raw\//u, 'quarantine/').replace(/\.parquet$/u, '');
+        expect((await f.readRows(zone)).map((r) => Number(r['order_id']))).toEqual([2]);
+      }
+      // Both files hold orders 1 and 3: curated keeps one row each, from the later file (b).
+      const curated = await f.readRows('curated/batched');
+      expect(curated.map((r) => [Number(r['order_id']), r['_source_key']]).sort()).toEqual([
+        [1, good[1]],
+        [3, good[1]],
+      ]);
     });
 
     it('fails permanently on a file that is not Parquet', async () => {
