@@ -153,14 +153,15 @@ async function peer(): Promise<Measured> {
   return { files, ms, jobs: 1, lake };
 }
 
-/** Rows of a curated table, as a sorted list of (order_id, amount) strings: equal tables, equal lists. */
+/** A curated table's row count and a digest of its rows (data columns, sorted): equal tables, equal digests. */
 async function curatedRows(lake: string): Promise<string> {
   const { stdout } = await execa(venvPython(), [
     '-c',
-    `import sys, pyarrow.dataset as ds
-t = ds.dataset(sys.argv[1], format="parquet", partitioning="hive").to_table(columns=["order_id", "amount", "status"])
-rows = sorted(zip(*[t.column(c).to_pylist() for c in ("order_id", "amount", "status")]), key=repr)
-print(len(rows), hash(repr(rows)))`,
+    `import hashlib, sys, pyarrow.dataset as ds
+cols = ["order_id", "customer_id", "amount", "order_ts"]
+t = ds.dataset(sys.argv[1], format="parquet", partitioning="hive").to_table(columns=cols)
+rows = sorted(zip(*[t.column(c).to_pylist() for c in cols]), key=repr)
+print(len(rows), hashlib.sha256(repr(rows).encode()).hexdigest()[:16])`,
     path.join(lake, 'curated', 'orders'),
   ]);
   return stdout.trim();

@@ -43,23 +43,11 @@ export class ScriptedEngine implements SparkEngine {
 
   async submit(job: JobRequest, signal?: AbortSignal): Promise<JobReport> {
     if (job.batch !== undefined) return this.#submitBatch(job, signal);
-    this.submitted.push(job);
-    this.running.add(job.key);
-    this.maxRunning = Math.max(this.maxRunning, this.running.size);
-    this.#notify();
+    this.#begin(job);
     try {
       let behaviour = this.#next(job.key);
       if (behaviour === 'hold') {
-        await new Promise<void>((resolve, reject) => {
-          this.#releases.set(job.key, resolve);
-          signal?.addEventListener(
-            'abort',
-            () => reject(new RetryableJobError('stopped', { runId: job.runId }, { cause: signal.reason })),
-            {
-              once: true,
-            },
-          );
-        });
+        await this.#hold(job, signal);
         // The test may have scripted what happens after the release.
         behaviour = this.#next(job.key);
       }
@@ -75,6 +63,23 @@ export class ScriptedEngine implements SparkEngine {
 
   async close(): Promise<void> {}
 
+  #begin(job: JobRequest): void {
+    this.submitted.push(job);
+    this.running.add(job.key);
+    this.maxRunning = Math.max(this.maxRunning, this.running.size);
+    this.#notify();
+  }
+
+  /** Keeps the job running until the test releases it; rejects as a stopped job once the signal aborts. */
+  #hold(job: JobRequest, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#releases.set(job.key, resolve);
+      signal?.addEventListener('abort', () => reject(new RetryableJobError('stopped', { runId: job.runId }, { cause: signal.reason })), {
+        once: true,
+      });
+    });
+  }
+
   /**
    * A batch: any version scripted 'retryable' (or 'hold' then 'retryable') fails the whole run, as
    * a driver crash would; a version scripted 'permanent' fails alone in the report, as the job
@@ -83,23 +88,11 @@ export class ScriptedEngine implements SparkEngine {
   async #submitBatch(job: JobRequest, signal?: AbortSignal): Promise<BatchRunReport> {
     const versions = job.batch?.versions ?? [];
     this.batches.push(versions.map((v) => v.key));
-    this.submitted.push(job);
-    this.running.add(job.key);
-    this.maxRunning = Math.max(this.maxRunning, this.running.size);
-    this.#notify();
+    this.#begin(job);
     try {
       const behaviours = versions.map((v) => this.#next(v.key));
       if (behaviours.includes('hold')) {
-        await new Promise<void>((resolve, reject) => {
-          this.#releases.set(job.key, resolve);
-          signal?.addEventListener(
-            'abort',
-            () => reject(new RetryableJobError('stopped', { runId: job.runId }, { cause: signal.reason })),
-            {
-              once: true,
-            },
-          );
-        });
+        await this.#hold(job, signal);
       }
       if (behaviours.includes('retryable')) throw new RetryableJobError('the driver died', { runId: job.runId, exitCode: 137 });
       const files = versions.map((v, i) => {

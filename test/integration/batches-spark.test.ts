@@ -8,12 +8,11 @@ import { readRunReport, isBatchReport } from '../../src/engines/run-report.js';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { localOnceEnv, logLines, onceSummary, runOnce } from '../helpers/once-process.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { readParquetRows, venvPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
-
-type Line = Record<string, unknown>;
 
 const day1 = 'raw/orders/2026/11/01/orders.parquet';
 const day2 = 'raw/orders/2026/11/02/orders.parquet';
@@ -35,37 +34,18 @@ describe('batches on a local lake with the real spark-submit', { timeout: 300_00
       else await writeFile(path.join(lake, key), body);
       await utimes(path.join(lake, key), ++t, t);
     }
-    const env = (more: Record<string, string> = {}) => ({
-      LAKE: lake,
-      DATASETS_DIR: 'demo/datasets',
-      RUN_LOG_DIR: path.join(root, 'runs'),
-      ENGINE: 'local',
-      SPARK_MASTER: 'local[1]',
-      MAX_CONCURRENT_JOBS: '1',
-      MAX_FILES_PER_JOB: '10',
-      LOG_FORMAT: 'json',
-      PATH: process.env['PATH'] ?? '',
-      ...(process.env['JAVA_HOME'] ? { JAVA_HOME: process.env['JAVA_HOME'] } : {}),
-      ...more,
-    });
     const once = (more: Record<string, string> = {}) =>
-      execa(process.execPath, ['bin/s3-spark-watcher.js', 'once', '--json'], { env: env(more), extendEnv: false, reject: false });
+      runOnce(localOnceEnv(lake, path.join(root, 'runs'), { MAX_FILES_PER_JOB: '10', ...more }));
     const store = new LocalObjectStore(lake);
     return { root, lake, once, store, running: path.join(root, 'runs', 'running') };
   }
-  const logLines = (stderr: unknown): Line[] =>
-    String(stderr)
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line);
-  const summaryOf = (stdout: unknown) => JSON.parse(String(stdout).trim().split('\n').at(-1) ?? '') as Record<string, number>;
 
   it("one job runs a dataset's pending versions; a file that is not Parquet is dead-lettered alone while the others commit", async () => {
     const broken = 'raw/orders/2026/11/03/broken.parquet';
     const t = await lakeWith({ [broken]: Buffer.from('this is not a parquet file, only some text that says so') });
     const result = await t.once();
     expect(result.exitCode, String(result.stderr).slice(-2000)).toBe(1); // a version failed (for good)
-    expect(summaryOf(result.stdout)).toMatchObject({ processed: 3, deadLettered: 1, pending: 0 });
+    expect(onceSummary(result.stdout)).toMatchObject({ processed: 3, deadLettered: 1, pending: 0 });
     const lines = logLines(result.stderr);
     const batch = lines.find((l) => l['event'] === 'batch:started');
     expect(batch).toMatchObject({ dataset: 'orders', versions: 3 });
@@ -106,7 +86,7 @@ describe('batches on a local lake with the real spark-submit', { timeout: 300_00
     expect(new Set(ids).size).toBe(ids.length);
     expect(curated.find((r) => Number(r['order_id']) === 1002)?.['_source_key']).toBe(day2);
 
-    expect(summaryOf((await t.once()).stdout)).toMatchObject({ processed: 0, upToDate: 3 });
+    expect(onceSummary((await t.once()).stdout)).toMatchObject({ processed: 0, upToDate: 3 });
   });
 
   it('a driver killed mid-batch: the batch is split, the half without the culprit commits, the culprit alone is dead-lettered', async () => {
@@ -148,7 +128,7 @@ describe('batches on a local lake with the real spark-submit', { timeout: 300_00
     done = true;
     await killer;
     expect(result.exitCode, String(result.stderr).slice(-2000)).toBe(1); // a version failed (for good)
-    expect(summaryOf(result.stdout)).toMatchObject({ processed: 3, deadLettered: 1, pending: 0 });
+    expect(onceSummary(result.stdout)).toMatchObject({ processed: 3, deadLettered: 1, pending: 0 });
     const lines = logLines(result.stderr);
     const split = lines.filter((l) => l['event'] === 'batch:split');
     expect(split).toEqual([expect.objectContaining({ dataset: 'orders', versions: 3, halves: [2, 1] })]);

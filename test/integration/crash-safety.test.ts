@@ -6,13 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { localOnceEnv, logLines, runOnce } from '../helpers/once-process.js';
 import { processesMentioning } from '../helpers/processes.js';
 import { readParquetRows, venvPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 import { versionStates } from '../helpers/version-states.js';
-
-type Line = Record<string, unknown>;
 
 /**
  * Fault injection with the real parts: the `once` CLI in its own process, the real spark-submit
@@ -27,25 +26,7 @@ describe('crash safety on a local lake with the real spark-submit', { timeout: 3
   const second = 'raw/orders/2026/11/02/orders.parquet';
   const running = () => path.join(root, 'runs', 'running');
 
-  const env = (extra: Record<string, string> = {}) => ({
-    LAKE: lake,
-    DATASETS_DIR: 'demo/datasets',
-    RUN_LOG_DIR: path.join(root, 'runs'),
-    ENGINE: 'local',
-    SPARK_MASTER: 'local[1]',
-    MAX_CONCURRENT_JOBS: '1',
-    LOG_FORMAT: 'json',
-    PATH: process.env['PATH'] ?? '',
-    ...(process.env['JAVA_HOME'] ? { JAVA_HOME: process.env['JAVA_HOME'] } : {}),
-    ...extra,
-  });
-  const once = (extra: Record<string, string> = {}) =>
-    execa(process.execPath, ['bin/s3-spark-watcher.js', 'once', '--json'], { env: env(extra), extendEnv: false, reject: false });
-  const logLines = (stderr: unknown): Line[] =>
-    String(stderr)
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Line);
+  const once = (extra: Record<string, string> = {}) => runOnce(localOnceEnv(lake, path.join(root, 'runs'), extra));
   /** The run the local engine has recorded as running (RUN_LOG_DIR/running/<run-id>.json). */
   const runningJob = async (): Promise<{ runId: string; pgid: number }> => {
     await until(async () => existsSync(running()) && (await readdir(running())).length > 0, 'a job is running', 120_000);
