@@ -1,4 +1,5 @@
-"""`run_job`: one raw file version -> cleaned + quarantine + curated + report.
+"""`run_job`: one raw file version -> cleaned + quarantine + curated + report (the single form);
+a `BatchArgs` runs the batch form instead (`batch.py`: many versions of one dataset, one merge).
 
 Row counts in the report:
 - read:        rows in the raw file;
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
+from watcher_job.batch import BatchArgs, run_batch
 from watcher_job.errors import PermanentJobError
 from watcher_job.failure import as_job_error, record_failure, write_final_report
 from watcher_job.lake import (
@@ -173,13 +175,15 @@ def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:
     }
 
 
-def run_job(spark: SparkSession, args: JobArgs) -> dict:
-    """Process one file version and write its report; return the report.
+def run_job(spark: SparkSession, args: JobArgs | BatchArgs) -> dict:
+    """Process one file version (a `BatchArgs`: a manifest of them) and write its report; return the report.
 
     Raises PermanentJobError or RetryableJobError (with `.report` set to the failed report) on
     failure; any unexpected exception is wrapped in RetryableJobError (its `__cause__`).
     Never stops the session.
     """
+    if isinstance(args, BatchArgs):
+        return run_batch(spark, args)
     report = _base_report(args, utc_now_iso(), spark)
     plan: _Plan | None = None
     try:

@@ -245,7 +245,11 @@ def merge_into_curated(
     parts = list(spec.partition_names)
     existing = read_curated(spark, curated_uri, curated, new_rows.schema, parts)
     if existing is None:
-        writer = new_rows.write.mode("overwrite")
+        # Each file's rows are deduplicated already; the rows of several files are not.
+        merged = new_rows
+        if len(keys) > 1:
+            merged = align_columns(new_rows.transform(deduplicate(spec.keys, spec.order_by)), [])
+        writer = merged.write.mode("overwrite")
         if parts:
             writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
         offered = _offered(new_rows)

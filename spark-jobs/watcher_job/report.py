@@ -1,10 +1,13 @@
 """The run report: one JSON object per run, read by the controller.
 
-Success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned,
+Single form, success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned,
 quarantined, curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt,
 sparkVersion, pythonVersion, timingsMs}.
 Failure: the same with status "failed" and error: {kind, type, message}; rows/outputs hold what
 was known when it failed (rows values may be null).
+Batch form (`batch.py`): {runId, dataset, manifest, status, files: [one entry per manifest file,
+each {key, etag, status, rows, outputs, error?}], rows (totals over the succeeded files),
+outputs: {curated}, startedAt, finishedAt, sparkVersion, pythonVersion, timingsMs, error?}.
 """
 
 from __future__ import annotations

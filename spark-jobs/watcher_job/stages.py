@@ -60,11 +60,12 @@ def write_quarantine(checked: DataFrame, uri: str) -> None:
     checked.transform(failed_rows).write.mode("overwrite").parquet(uri)
 
 
-def contribution(checked: DataFrame, spec: Spec) -> DataFrame:
+def contribution(checked: DataFrame, spec: Spec, *, per_source: bool = False) -> DataFrame:
     """What the file offers to curated: its passed rows, partition columns added, deduplicated
-    within the file (by keys, or exact rows)."""
+    within the file (by keys, or exact rows). `per_source`: `checked` holds the rows of many
+    files, each deduplicated within itself."""
     return (
         checked.transform(passed_rows)
         .transform(add_partition_columns(spec.partition_by))
-        .transform(deduplicate(spec.keys, spec.order_by))
+        .transform(deduplicate(spec.keys, spec.order_by, per_source=per_source))
     )
