@@ -64,3 +64,33 @@ def test_a_lost_connect_server_is_recognised_through_the_cause_chain():
     assert connection_lost(wrapped)
     assert not connection_lost(RetryableJobError("executor lost"))
     assert grpc.StatusCode.UNAVAILABLE.name in str(lost)
+
+
+def test_a_batch_request_runs_the_manifest_and_replies_with_its_report(spark, lake):
+    lake.put_table(KEY, {"Name": ["Ada"], "age": [36]})
+    target = lake.path("metadata/batches/b-1.json")
+    target.parent.mkdir(parents=True)
+    files = [{"key": KEY, "etag": "e1"}, {"key": "raw/people/gone.parquet", "etag": "e2"}]
+    target.write_text(json.dumps({"version": 1, "runId": "b-1", "dataset": "people", "files": files}))
+    message = {"id": "req-2", "job": {"lake": lake.uri, "manifest": f"file://{target}", "runId": "b-1"}}
+    request_id, args = parse_request(message)
+    reply = handle(spark, request_id, args)
+    assert reply["exitCode"] == 0 and reply["id"] == "req-2"
+    assert [(f["key"], f["status"]) for f in reply["report"]["files"]] == [
+        (KEY, "succeeded"),
+        ("raw/people/gone.parquet", "failed"),
+    ]
+    assert reply["report"]["files"][0]["rows"] == {"read": 1, "cleaned": 1, "quarantined": 0, "curated": 1}
+    assert json.loads(lake.path("metadata/runs/b-1.json").read_text()) == reply["report"]
+    target.write_text("not json")
+    reply = handle(spark, *parse_request(message))
+    assert reply["exitCode"] == 2 and reply["errorType"] == "InvalidManifestError"
+    assert "not valid JSON" in reply["message"]
+
+
+def test_a_batch_request_takes_no_key(lake):
+    job = {"lake": lake.uri, "manifest": "file:///m.json", "runId": "r", "key": KEY, "etag": "e"}
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        parse_request({"id": "x", "job": job})
+    with pytest.raises(ValueError, match=r"job\.runId"):
+        parse_request({"id": "x", "job": {"lake": lake.uri, "manifest": "file:///m.json"}})

@@ -177,13 +177,23 @@ def clean(
     null_tokens: Iterable[str] = DEFAULT_NULL_TOKENS,
 ) -> Transform:
     """The whole cleaning chain for one raw file."""
+    values = clean_values(null_tokens)
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.transform(normalize_column_names).transform(add_lineage(key, etag, ingested_at)).transform(values)
+
+    return transform
+
+
+def clean_values(null_tokens: Iterable[str] = DEFAULT_NULL_TOKENS) -> Transform:
+    """The cleaning chain after names and lineage: trim, null tokens, NaN, all-null rows, duplicate
+    rows. Row by row but for the duplicates, which are exact rows, lineage included: rows of many
+    files in one DataFrame (the batch form) are deduplicated within each file only."""
     tokens = tuple(null_tokens)
 
     def transform(df: DataFrame) -> DataFrame:
         return (
-            df.transform(normalize_column_names)
-            .transform(add_lineage(key, etag, ingested_at))
-            .transform(trim_strings)
+            df.transform(trim_strings)
             .transform(null_tokens_to_null(tokens))
             .transform(nan_to_null)
             .transform(drop_all_null_rows)

@@ -77,3 +77,9 @@ def any_of(conditions: Sequence[Column]) -> Column:
 def all_of(conditions: Sequence[Column]) -> Column:
     """`c1 AND c2 AND ...` as a shallow tree, whatever the number of conditions."""
     return _balanced(conditions, lambda a, b: a & b)
+
+
+def union_all(frames: Sequence[DataFrame]) -> DataFrame:
+    """`unionByName(allowMissingColumns=True)` of all frames as a shallow tree (a chain of
+    hundreds of unions is too deep for Connect's protobuf limit; Spark flattens it anyway)."""
+    return _balanced(frames, lambda a, b: a.unionByName(b, allowMissingColumns=True))

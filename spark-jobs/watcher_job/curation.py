@@ -57,38 +57,53 @@ def _keep_first(df: DataFrame, partition_cols: list, order_cols: list) -> DataFr
     return ranked.filter(F.col(_RANK) == 1).select(*[col(c) for c in df.columns])
 
 
-def latest_per_key(keys: Sequence[str], order_by: Sequence[str] = ()) -> Transform:
-    """Keep one row per key: the greatest `order_by`, ties broken deterministically."""
+def latest_per_key(keys: Sequence[str], order_by: Sequence[str] = (), *, per_source: bool = False) -> Transform:
+    """Keep one row per key: the greatest `order_by`, ties broken deterministically.
+
+    `per_source`: one row per key within each `_source_key` (rows of many files in one DataFrame).
+    """
 
     def transform(df: DataFrame) -> DataFrame:
         order = [col(c).desc_nulls_last() for c in order_by]
         order += _lineage_order()
         order.append(row_hash(df, df.columns).desc())
-        return _keep_first(df, [comparable(df, k) for k in keys], order)
+        within = [col(SOURCE_KEY)] if per_source else []
+        return _keep_first(df, [comparable(df, k) for k in keys] + within, order)
 
     return transform
 
 
-def drop_duplicates_ignoring_lineage(df: DataFrame) -> DataFrame:
-    """Keep one row of every group equal on all non-lineage columns."""
+def drop_duplicates_ignoring_lineage(df: DataFrame, *, per_source: bool = False) -> DataFrame:
+    """Keep one row of every group equal on all non-lineage columns (within each `_source_key`
+    with `per_source`)."""
     data = [c for c in df.columns if c not in LINEAGE_COLUMNS]
     if not data:
         return df
-    return _keep_first(df, [comparable(df, c) for c in data], _lineage_order())
+    within = [col(SOURCE_KEY)] if per_source else []
+    return _keep_first(df, [comparable(df, c) for c in data] + within, _lineage_order())
 
 
-def deduplicate(keys: Sequence[str], order_by: Sequence[str] = ()) -> Transform:
-    """`latest_per_key` with keys, else `drop_duplicates_ignoring_lineage`."""
+def deduplicate(keys: Sequence[str], order_by: Sequence[str] = (), *, per_source: bool = False) -> Transform:
+    """`latest_per_key` with keys, else `drop_duplicates_ignoring_lineage`; with `per_source`,
+    within each `_source_key` (what each file of many offers to curated)."""
     if keys:
-        return latest_per_key(keys, order_by)
-    return drop_duplicates_ignoring_lineage
+        return latest_per_key(keys, order_by, per_source=per_source)
+    return lambda df: drop_duplicates_ignoring_lineage(df, per_source=per_source)
 
 
-def check_compatible(existing: StructType, new: StructType, *, ignore: Sequence[str] = ()) -> None:
+def check_compatible(
+    existing: StructType,
+    new: StructType,
+    *,
+    ignore: Sequence[str] = (),
+    where: Callable[[str], str] = lambda name: "curated",
+) -> None:
     """Raise CuratedConflictError when a column has a different type in curated and in the new rows.
 
     Columns only on one side are fine (curated widens; older rows get null). Nullability is
-    ignored. `ignore` lists partition columns, whose types are taken from the new rows.
+    ignored. `ignore` lists partition columns, whose types are taken from the new rows. `where`
+    names where `existing`'s column comes from, for the message (the batch form also checks a
+    file against the earlier files of the batch).
     """
     skip = {n.lower() for n in ignore}
     old = {f.name.lower(): f for f in existing.fields}
@@ -98,7 +113,7 @@ def check_compatible(existing: StructType, new: StructType, *, ignore: Sequence[
             continue
         if not _same_type(other.dataType, f.dataType):
             raise CuratedConflictError(
-                f"column {f.name!r} is {other.dataType.simpleString()} in curated "
+                f"column {f.name!r} is {other.dataType.simpleString()} in {where(other.name)} "
                 f"but {f.dataType.simpleString()} in the new rows",
                 type="CuratedTypeConflict",
             )

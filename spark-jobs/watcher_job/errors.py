@@ -42,6 +42,10 @@ class InvalidArgumentsError(PermanentJobError):
     """Bad command-line arguments (lake URI, run id, report URI)."""
 
 
+class InvalidManifestError(InvalidArgumentsError):
+    """The batch manifest is missing or unusable; the message names the problem."""
+
+
 class InvalidKeyError(PermanentJobError):
     """The key is not a usable `raw/...` object key."""
 

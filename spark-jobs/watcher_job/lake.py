@@ -21,25 +21,39 @@ _PARQUET_SUFFIX = re.compile(r"\.parquet$", re.IGNORECASE)
 _GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
 
 
-def normalize_lake_root(uri: str) -> str:
-    """Validate `s3a://bucket[/prefix]`, `s3://bucket[/prefix]` or `file:///abs/path`; drop trailing `/`."""
+def normalize_lake_root(uri: str, arg: str = "--lake") -> str:
+    """Validate `s3a://bucket[/prefix]`, `s3://bucket[/prefix]` or `file:///abs/path`; drop trailing `/`.
+
+    `arg` names the argument in the error (the report and manifest URIs follow the same rules).
+    """
     if not isinstance(uri, str) or "\x00" in uri:
-        raise InvalidArgumentsError(f"--lake must be a URI string, got {uri!r}")
+        raise InvalidArgumentsError(f"{arg} must be a URI string, got {uri!r}")
     scheme = next((s for s in LAKE_SCHEMES if uri.startswith(s)), None)
     if scheme is None:
-        raise InvalidArgumentsError(f"--lake must start with s3a://, s3:// or file:///, got {uri!r}")
+        raise InvalidArgumentsError(f"{arg} must start with s3a://, s3:// or file:///, got {uri!r}")
     rest = uri[len(scheme) :].rstrip("/")
     if scheme == "file://":
         if not rest.startswith("/"):
-            raise InvalidArgumentsError(f"--lake file URI must be absolute (file:///abs/path), got {uri!r}")
+            raise InvalidArgumentsError(f"{arg} file URI must be absolute (file:///abs/path), got {uri!r}")
         if rest == "":
-            raise InvalidArgumentsError("--lake must not be the file system root")
+            raise InvalidArgumentsError(f"{arg} must not be the file system root")
     elif rest == "" or rest.startswith("/"):
-        raise InvalidArgumentsError(f"--lake must name a bucket, got {uri!r}")
+        raise InvalidArgumentsError(f"{arg} must name a bucket, got {uri!r}")
     segments = rest.split("/")[1:]
     if any(s in (".", "..") for s in segments):
-        raise InvalidArgumentsError(f"--lake must not contain '.' or '..' segments, got {uri!r}")
+        raise InvalidArgumentsError(f"{arg} must not contain '.' or '..' segments, got {uri!r}")
     return scheme + rest
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names files (`metadata/runs/<run-id>.json`): non-empty, no `/`, NUL, `.` or `..`."""
+    if not isinstance(run_id, str) or not run_id or "/" in run_id or "\x00" in run_id or run_id in (".", ".."):
+        raise InvalidArgumentsError(f"--run-id must be a non-empty name without '/', got {run_id!r}")
+    return run_id
+
+
+def default_report_uri(lake: str, run_id: str) -> str:
+    return join_uri(lake, "metadata", "runs", f"{run_id}.json")
 
 
 def join_uri(root: str, *parts: str) -> str:

@@ -1,16 +1,21 @@
-"""Merging one file's passed rows into `curated/<dataset>/` (the I/O half of curation).
+"""Merging the passed rows of one or more files into `curated/<dataset>/` (the I/O half of curation).
+
+`keys` are the source keys (`_source_key`) of the files whose rows `new_rows` holds: one for the
+single form, every succeeded file of the batch for the batch form (which merges once per batch).
+Whatever curated holds from those source keys (any ETag) is replaced by `new_rows`.
 
 1. Read the footers of curated (if any) for the merged schema of all its files (`mergeSchema`,
    because partitions written before a widening keep the narrower schema; `probe_curated`, which
    the job runs while it checks the new rows), then read it with an explicit schema so partition
    column types come from the new rows, not from inference.
 2. Refuse a column type conflict or a changed partitioning (permanent).
-3. Affected partitions = partitions of the new rows U partitions holding rows of this
-   `_source_key` (any ETag) U, with `keys`, partitions holding any key of the new rows (a key
-   whose partition value changed must leave its old partition, or curated would hold it twice),
-   collected with one small query. Their existing rows (read through a filter on the partition
-   values, so only those folders are read), minus this source key's rows, are unioned with the
-   new rows (`unionByName(allowMissingColumns=True)`) and deduplicated.
+3. Affected partitions = partitions of the new rows U partitions holding rows of these
+   `_source_key`s (any ETag) U, with spec `keys`, partitions holding any key of the new rows (a
+   key whose partition value changed must leave its old partition, or curated would hold it
+   twice), collected with one small query that also counts the new rows per source key. Their
+   existing rows (read through a filter on the partition values, so only those folders are
+   read), minus these source keys' rows, are unioned with the new rows
+   (`unionByName(allowMissingColumns=True)`) and deduplicated.
 4. The result is written straight into curated with dynamic partition overwrite: only the
    partitions written change, and Spark allows reading the table being written because tasks
    read their input before the job commits (moves the new partition folders in). A table
@@ -20,10 +25,18 @@
    its old files), and the DataFrame API cannot delete files; such a folder is overwritten with
    a zero-row Parquet file instead. Only partitions that get no new rows can end up so, and only
    then is the merge cached and its partitions listed.
+
+One merge of many files (the batch form) equals merging them one by one in order, since
+deduplication keeps the greatest row of a total order whatever the grouping, with one exception
+when a file REPLACES a source key already in curated: one by one, an earlier file's row for a
+key k can lose to that source key's OLD row and is dropped for good; when the new version then
+no longer has k, k is gone. The batch removes the old rows of all its source keys first, so
+that earlier row survives: the batch keeps what the current versions of the files imply.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -41,6 +54,7 @@ from watcher_job.spec import Spec
 
 _EMPTY_MARKERS = (*NOT_FOUND_MARKERS, "UNABLE_TO_INFER_SCHEMA", "Unable to infer schema")
 _NEW = "__new_rows"
+_SRC = "__source_key"
 # More affected partitions than this are matched with a join instead of a filter on their values.
 _MAX_PRUNED_PARTITIONS = 200
 
@@ -92,17 +106,22 @@ def probe_curated(spark: SparkSession, uri: str) -> CuratedFiles | None:
     return CuratedFiles(merged_schema=merged_schema, partition_names=[s.split("=", 1)[0] for s in sample])
 
 
+def check_partitioning(uri: str, files: CuratedFiles | None, partition_names: Sequence[str]) -> None:
+    """Refuse a spec whose `partitionBy` differs from the existing table's partitioning."""
+    if files is not None and files.partition_names != list(partition_names):
+        raise CuratedConflictError(
+            f"curated table {uri} is partitioned by {files.partition_names} but the spec says {list(partition_names)}",
+            type="CuratedPartitioningConflict",
+        )
+
+
 def read_curated(
     spark: SparkSession, uri: str, files: CuratedFiles | None, new_schema: StructType, partition_names: list[str]
 ) -> CuratedTable | None:
     """The existing curated table (its footers probed as `files`), or None when there is none yet."""
     if files is None:
         return None
-    if files.partition_names != partition_names:
-        raise CuratedConflictError(
-            f"curated table {uri} is partitioned by {files.partition_names} but the spec says {partition_names}",
-            type="CuratedPartitioningConflict",
-        )
+    check_partitioning(uri, files, partition_names)
     merged_schema = files.merged_schema
     data_fields = [f for f in merged_schema.fields if f.name not in partition_names]
     data_schema = StructType(data_fields)
@@ -119,17 +138,26 @@ def _null_safe_semi(left: DataFrame, right: DataFrame, names: list[str], how: st
     return left.join(renamed, cond, how)
 
 
-def _merged(scope: DataFrame, new_rows: DataFrame, existing: CuratedTable, key: str, spec: Spec) -> DataFrame:
-    """`scope` minus this source key's rows, plus the new rows, deduplicated, columns in table order."""
-    kept = scope.filter(col(SOURCE_KEY) != key)
+def _from_sources(keys: Sequence[str]):
+    """Rows whose `_source_key` is one of `keys` (one key: an equality, as Spark optimizes it anyway)."""
+    keys = list(keys)
+    return col(SOURCE_KEY) == keys[0] if len(keys) == 1 else col(SOURCE_KEY).isin(keys)
+
+
+def _merged(
+    scope: DataFrame, new_rows: DataFrame, existing: CuratedTable, keys: Sequence[str], spec: Spec
+) -> DataFrame:
+    """`scope` minus these source keys' rows, plus the new rows, deduplicated, columns in table order."""
+    kept = scope.filter(~_from_sources(keys))
     merged = kept.unionByName(new_rows, allowMissingColumns=True).transform(deduplicate(spec.keys, spec.order_by))
     return align_columns(merged, [f.name for f in existing.data_schema.fields] + new_rows.columns)
 
 
 @dataclass(frozen=True)
 class MergeResult:
-    offered: int
-    """Rows of `new_rows`, counted by a query the merge runs anyway where it can."""
+    offered: dict[str, int]
+    """Rows of `new_rows` per `_source_key` (a key with no rows is absent), counted by a query
+    the merge runs anyway where it can."""
     cached: DataFrame | None
     """A DataFrame the merge cached; the caller unpersists it once done."""
 
@@ -147,18 +175,34 @@ def _as_strings(parts: list[str]) -> list:
     return [col(p).cast("string").alias(f"__p{i}") for i, p in enumerate(parts)]
 
 
-def _affected_partitions(existing: DataFrame, new_rows: DataFrame, key: str, spec: Spec) -> list[_Partition]:
-    """Partitions of the new rows U partitions holding rows of this source key U (with keys) those
-    holding any key of the new rows; one small query over the partition and key columns."""
+def _offered(new_rows: DataFrame) -> dict[str, int]:
+    return {r[SOURCE_KEY]: int(r["count"]) for r in new_rows.groupBy(col(SOURCE_KEY)).count().collect()}
+
+
+def _affected_partitions(
+    existing: DataFrame, new_rows: DataFrame, keys: Sequence[str], spec: Spec
+) -> tuple[list[_Partition], dict[str, int]]:
+    """Partitions of the new rows U partitions holding rows of these source keys U (with spec
+    keys) those holding any key of the new rows, and the new rows per source key; one small query
+    over the partition and key columns."""
     parts = list(spec.partition_names)
-    old = existing.filter(col(SOURCE_KEY) == key).select(*parts)
+    old = existing.filter(_from_sources(keys)).select(*parts)
     if spec.keys:
-        keys = list(spec.keys)
-        same_keys = _null_safe_semi(existing, new_rows.select(*keys).distinct(), keys, "left_semi")
+        row_keys = list(spec.keys)
+        same_keys = _null_safe_semi(existing, new_rows.select(*row_keys).distinct(), row_keys, "left_semi")
         old = old.unionByName(same_keys.select(*parts))
-    touched = new_rows.select(*parts, F.lit(1).alias(_NEW)).unionByName(old.select(*parts, F.lit(0).alias(_NEW)))
-    rows = touched.groupBy(*_as_strings(parts)).agg(F.sum(_NEW).alias(_NEW)).collect()
-    return [_Partition(tuple(r[f"__p{i}"] for i in range(len(parts))), int(r[_NEW])) for r in rows]
+    touched = new_rows.select(*parts, F.lit(1).alias(_NEW), col(SOURCE_KEY).alias(_SRC)).unionByName(
+        old.select(*parts, F.lit(0).alias(_NEW), F.lit(None).cast("string").alias(_SRC))
+    )
+    rows = touched.groupBy(*_as_strings(parts), col(_SRC)).agg(F.sum(_NEW).alias(_NEW)).collect()
+    per_partition: dict[tuple, int] = {}
+    offered: dict[str, int] = {}
+    for r in rows:
+        values = tuple(r[f"__p{i}"] for i in range(len(parts)))
+        per_partition[values] = per_partition.get(values, 0) + int(r[_NEW])
+        if r[_SRC] is not None:
+            offered[r[_SRC]] = offered.get(r[_SRC], 0) + int(r[_NEW])
+    return [_Partition(values, n) for values, n in per_partition.items()], offered
 
 
 def _in_partitions(table: CuratedTable, partitions: list[_Partition]) -> DataFrame:
@@ -192,38 +236,43 @@ def merge_into_curated(
     curated: CuratedFiles | None,
     curated_uri: str,
     staging_uri: str,
-    key: str,
+    keys: Sequence[str],
     spec: Spec,
 ) -> MergeResult:
-    """Merge `new_rows` (passed, partition columns added, deduplicated) into curated, whose
-    footers `probe_curated` read (None: no table yet)."""
+    """Merge `new_rows` (passed, partition columns added, deduplicated within each file) into
+    curated, whose footers `probe_curated` read (None: no table yet), replacing the rows of the
+    source keys `keys` (non-empty; every `_source_key` of `new_rows` is one of them)."""
     parts = list(spec.partition_names)
     existing = read_curated(spark, curated_uri, curated, new_rows.schema, parts)
     if existing is None:
-        writer = new_rows.write.mode("overwrite")
+        # Each file's rows are deduplicated already; the rows of several files are not.
+        merged = new_rows
+        if len(keys) > 1:
+            merged = align_columns(new_rows.transform(deduplicate(spec.keys, spec.order_by)), [])
+        writer = merged.write.mode("overwrite")
         if parts:
             writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
-        offered = new_rows.count()
+        offered = _offered(new_rows)
         writer.parquet(curated_uri)
         return MergeResult(offered=offered, cached=None)
     check_compatible(existing.data_schema, new_rows.schema, ignore=parts)
 
     if not parts:
         # The whole table is rewritten, and Spark cannot overwrite a path it reads: stage first.
-        offered = new_rows.count()
-        merged = _merged(existing.df, new_rows, existing, key, spec)
+        offered = _offered(new_rows)
+        merged = _merged(existing.df, new_rows, existing, keys, spec)
         merged.write.mode("overwrite").parquet(staging_uri)
         spark.read.schema(merged.schema).parquet(escape_glob(staging_uri)).write.mode("overwrite").parquet(curated_uri)
         return MergeResult(offered=offered, cached=None)
 
-    affected = _affected_partitions(existing.df, new_rows, key, spec)
+    affected, offered = _affected_partitions(existing.df, new_rows, keys, spec)
     scope = _in_partitions(existing, affected)
-    merged = _merged(scope, new_rows, existing, key, spec)
+    merged = _merged(scope, new_rows, existing, keys, spec)
     cached: DataFrame | None = None
     stale_dirs: list[str] = []
     may_empty = [p for p in affected if p.new_rows == 0]
     if may_empty:
-        # A partition that held only rows this version replaced, and gets none back, would keep
+        # A partition that held only rows these versions replaced, and gets none back, would keep
         # them after a dynamic overwrite (it writes no file there): find such partitions first.
         cached = merged = merged.persist(StorageLevel.MEMORY_AND_DISK)
         present = {tuple(r) for r in merged.select(*_as_strings(parts)).distinct().collect()}
@@ -240,4 +289,4 @@ def merge_into_curated(
         for folder in stale_dirs:
             # Stands in for a delete: the folder keeps one zero-row file with the schema.
             empty.write.mode("overwrite").parquet(folder)
-    return MergeResult(offered=sum(p.new_rows for p in affected), cached=cached)
+    return MergeResult(offered=offered, cached=cached)

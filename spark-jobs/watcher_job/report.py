@@ -1,17 +1,24 @@
 """The run report: one JSON object per run, read by the controller.
 
-Success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned, quarantined,
-curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt, sparkVersion,
-pythonVersion}.
+Single form, success: {runId, key, etag, dataset, status: "succeeded", rows: {read, cleaned,
+quarantined, curated}, outputs: {cleaned, quarantine, curated}, startedAt, finishedAt,
+sparkVersion, pythonVersion, timingsMs}.
 Failure: the same with status "failed" and error: {kind, type, message}; rows/outputs hold what
 was known when it failed (rows values may be null).
+Batch form (`batch.py`): {runId, dataset, manifest, status, files: [one entry per manifest file,
+each {key, etag, status, rows, outputs, error?}], rows (totals over the succeeded files),
+outputs: {curated}, startedAt, finishedAt, sparkVersion, pythonVersion, timingsMs, error?}.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
@@ -25,6 +32,26 @@ FAILED = "failed"
 def utc_now_iso() -> str:
     """ISO-8601 UTC with milliseconds and a `Z`, e.g. 2024-05-01T10:00:00.123Z."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def versions(spark: SparkSession) -> dict:
+    """`sparkVersion` and `pythonVersion` (the driver's) for a report."""
+    try:
+        version = spark.version
+    except Exception:  # noqa: BLE001 - the report must not fail on this
+        version = None
+    return {"sparkVersion": version, "pythonVersion": platform.python_version()}
+
+
+@contextmanager
+def phase(report: dict, name: str) -> Iterator[None]:
+    """Adds the wall time of the block to `report["timingsMs"][name]` (where a run's time goes)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings = report.setdefault("timingsMs", {})
+        timings[name] = timings.get(name, 0) + round((time.perf_counter() - start) * 1000)
 
 
 def to_json(report: dict) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from watcher_job.batch import BatchArgs
 from watcher_job.errors import JobError, PermanentJobError, RetryableJobError
 from watcher_job.job import JobArgs, run_job
 
@@ -47,19 +48,31 @@ def connection_lost(error: BaseException) -> bool:
     return False
 
 
-def parse_request(message: Any) -> tuple[str, JobArgs]:
-    """`{"id": str, "job": {"lake", "key", "etag", "runId", "spec"?, "report"?}}` -> (id, JobArgs)."""
+def parse_request(message: Any) -> tuple[str, JobArgs | BatchArgs]:
+    """`{"id": str, "job": {"lake", "key", "etag", "runId", "spec"?, "report"?}}` -> (id, JobArgs), or
+    `{"id": str, "job": {"lake", "manifest", "runId", "spec"?, "report"?}}` -> (id, BatchArgs)."""
     if not isinstance(message, dict) or not isinstance(message.get("id"), str):
         raise ValueError('a request is {"id": "<string>", "job": {...}}')
     if not isinstance(message.get("job"), dict):
         raise ValueError('a request is {"id": "<string>", "job": {...}}')
     job = message["job"]
-    for field in ("lake", "key", "etag", "runId"):
+    batch = job.get("manifest") is not None
+    if batch and (job.get("key") is not None or job.get("etag") is not None):
+        raise ValueError("job.manifest and job.key/job.etag are mutually exclusive: give one form")
+    for field in ("lake", "manifest", "runId") if batch else ("lake", "key", "etag", "runId"):
         if not isinstance(job.get(field), str):
             raise ValueError(f"job.{field} must be a string")
     for field in ("spec", "report"):
         if job.get(field) is not None and not isinstance(job[field], str):
             raise ValueError(f"job.{field} must be a string (the spec as JSON text)")
+    if batch:
+        return message["id"], BatchArgs(
+            lake=job["lake"],
+            manifest=job["manifest"],
+            run_id=job["runId"],
+            spec=job.get("spec"),
+            report=job.get("report"),
+        )
     return message["id"], JobArgs(
         lake=job["lake"],
         key=job["key"],
@@ -70,8 +83,9 @@ def parse_request(message: Any) -> tuple[str, JobArgs]:
     )
 
 
-def handle(spark: SparkSession, request_id: str, args: JobArgs) -> dict:
-    """Run one job in `spark` and describe the outcome; never raises for a job failure."""
+def handle(spark: SparkSession, request_id: str, args: JobArgs | BatchArgs) -> dict:
+    """Run one job (one file or a batch) in `spark` and describe the outcome; never raises for a
+    job failure. A batch whose files failed still replies exit 0: its report says which."""
     try:
         report = run_job(spark, args)
         return {"type": "result", "id": request_id, "exitCode": EXIT_OK, "report": report}
