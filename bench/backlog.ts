@@ -3,7 +3,7 @@
  * Connect), and vs the peer a Spark user would write by hand (Structured Streaming, availableNow,
  * foreachBatch running the same transforms and merge), on the same generated files, in one run.
  *
- *   npx tsx bench/backlog.ts [--files 200] [--rows 40000] [--batch 100] [--cold-sample 12] [--warm-sample 40]
+ *   npx tsx bench/backlog.ts [--files 200] [--rows 40000] [--batch 100] [--cold-sample 12] [--warm-sample 40] [--warmup-files 20]
  *
  * The files are the connect bench's (bench/make_bench_files.py: orders with the demo's spec, about
  * 1 MB each, each a new day plus late updates of the day before), all in one dataset. Each mode
@@ -13,8 +13,8 @@
  *   job costs the same whatever file it gets; all 200 would take most of an hour);
  * - batched cold: ENGINE=local, MAX_FILES_PER_JOB=--batch, all files;
  * - per-file warm: ENGINE=connect, MAX_FILES_PER_JOB=1, on the first --warm-sample files, after
- *   the controller's worker processed a warm-up dataset (its session is warm, as a long-lived
- *   controller's is);
+ *   the controller's worker processed --warmup-files files of another dataset the same way (its
+ *   session is warm, as a long-lived controller's is);
  * - batched warm: ENGINE=connect, MAX_FILES_PER_JOB=--batch, all files, warmed up the same way;
  * - the peer: `spark-submit bench/streaming_peer.py` (one cold process, all files).
  *
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     'cold-sample': { type: 'string', default: '12' },
     'warm-sample': { type: 'string', default: '40' },
+    'warmup-files': { type: 'string', default: '20' },
   },
 });
 const files = Number(values.files);
@@ -46,6 +47,7 @@ const rows = Number(values.rows);
 const batch = Number(values.batch);
 const coldSample = Math.min(files, Number(values['cold-sample']));
 const warmSample = Math.min(files, Number(values['warm-sample']));
+const warmupFiles = Math.min(files, Number(values['warmup-files']));
 
 const work = await mkdtemp(path.join(tmpdir(), 's3sw-backlog-'));
 process.on('exit', () => void rm(work, { recursive: true, force: true }));
@@ -94,12 +96,12 @@ async function pass(name: string, engine: 'local' | 'connect', perJob: number, c
   );
   try {
     if (engine === 'connect') {
-      // Warm the worker's session: a few files of another dataset through the same controller.
+      // Warm the worker's session: files of another dataset through the same controller, as it runs them.
       const warm = path.join(lake, 'raw', 'warmup');
       await mkdir(warm, { recursive: true });
-      for (const f of names.slice(0, 3)) await cp(path.join(rawDir, f), path.join(warm, f));
+      for (const f of names.slice(0, warmupFiles)) await cp(path.join(rawDir, f), path.join(warm, f));
       const w = await watcher.reconciler.runPass();
-      if (w.processed !== 3) throw new Error(`${name}: warm-up processed ${w.processed} of 3`);
+      if (w.processed !== warmupFiles) throw new Error(`${name}: warm-up processed ${w.processed} of ${warmupFiles}`);
       await rm(warm, { recursive: true });
     }
     let jobs = 0;

@@ -23,13 +23,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from pyspark import StorageLevel  # noqa: E402
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
-
 from watcher_job.cleaning import clean  # noqa: E402
 from watcher_job.columns import SOURCE_KEY  # noqa: E402
 from watcher_job.curation import add_partition_columns, deduplicate  # noqa: E402
-from watcher_job.job import JOB_CONF  # noqa: E402
 from watcher_job.lake import join_uri  # noqa: E402
 from watcher_job.merge import merge_into_curated, probe_curated  # noqa: E402
+from watcher_job.session import JOB_CONF  # noqa: E402
 from watcher_job.spec import check_rows, failed_rows, parse_spec, passed_rows, validate_spec  # noqa: E402
 
 PATH, MODIFIED = "zz_peer_path", "zz_peer_modified"
@@ -79,7 +78,7 @@ def main() -> int:
             if not keys:
                 return
             curated = join_uri(lake, "curated", ns.dataset)
-            merge_into_curated(
+            merged = merge_into_curated(
                 spark,
                 offered,
                 curated=probe_curated(spark, curated),
@@ -88,6 +87,8 @@ def main() -> int:
                 keys=keys,
                 spec=spec,
             )
+            if merged.cached is not None:
+                merged.cached.unpersist()
         finally:
             checked.unpersist()
 
