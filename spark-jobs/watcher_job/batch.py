@@ -13,13 +13,16 @@ What is shared, so a backlog does not pay a Spark job's start-up per file:
 - curated's footers are probed once, and curated is merged once (`merge_into_curated` with the
   source keys of every file that passed);
 - the row counts and sizes of all files come from one query over all of them (the footers'
-  counts and the listing), the rows per outcome from one query per chunk of files, which also
-  fills every file's cache; the spec is validated once per distinct file schema;
-- the per-file Spark jobs left (the footer schema read and the two zone writes) and the per-file
-  plans run a few at a time in a thread pool: small jobs spend most of their time in scheduling
-  and driver round trips, which then overlap (concurrent jobs in one session are fine, also over
-  Spark Connect).
-A failure of a shared query is followed by the same query per file, so that the one bad file is
+  counts and the listing);
+- small files (up to 16 MB) of one footer schema form a group, read, cleaned, checked and cached
+  as ONE DataFrame (`together.py`), so its plan is built once (a plan costs driver round trips
+  per column expression, hundreds per file) and its rows per outcome come from one query; the
+  spec is validated once per schema. A larger file is a group of its own, as the single form;
+- what stays per file, a footer read and the two zone writes (from the group's cache, through a
+  filter on the source key), runs a few at a time in a thread pool: small jobs spend most of
+  their time in scheduling, commits and driver round trips, which then overlap (concurrent jobs
+  in one session are fine, also over Spark Connect).
+A failure of a shared query is followed by the same work file by file, so that the bad file is
 named and fails alone.
 
 A file that fails writes nothing (its checks all run before any write). Exit codes: 0 when the
@@ -517,5 +520,6 @@ def run_batch(spark: SparkSession, args: BatchArgs) -> dict:
     for entry in report["files"]:
         if entry["status"] is None:  # the run's error stands for it
             entry["status"] = FAILED
-    report["rows"] = _totals(report["files"])
+    if report["files"]:  # else no file was reached (arguments or manifest): rows stay null
+        report["rows"] = _totals(report["files"])
     raise record_failure(spark, report, error, _report_uri(args))
