@@ -170,8 +170,15 @@ class _Batch:
         probed = pool.submit(probe_curated, self.spark, self.curated_uri)
         self._check_keys()
         with phase(self.report, "read"):
+            # The inventory reads no column, so it needs no schema: it runs alongside the footer
+            # reads, and once more after them if a file they refused made it fail.
+            listed = pool.submit(inventory, self.spark, [f.uri for f in self.live()])
+            before = len(self.live())
             self._each(pool, self._read_schema)
-            self._count_raw(pool)
+            found = listed.result()
+            if not found and before > len(self.live()):
+                found = inventory(self.spark, [f.uri for f in self.live()])
+            self._count_raw(pool, found)
         curated = probed.result()
         try:
             check_partitioning(self.curated_uri, curated, self.spec.partition_names)
@@ -191,8 +198,8 @@ class _Batch:
             writes = [pool.submit(self._write, f, zone) for f in passed for zone in ("cleaned", "quarantine")]
             with phase(self.report, "curate"):
                 self._merge(curated, passed)
-            _wait_all(writes)
-            self.report["timingsMs"]["write"] = round((time.perf_counter() - started) * 1000)
+            ended = _wait_all(writes)  # the writes run alongside the merge: their own span
+            self.report["timingsMs"]["write"] = round((max(ended, default=started) - started) * 1000)
         for f in passed:
             if f.live:
                 f.entry["status"] = SUCCEEDED
@@ -216,10 +223,9 @@ class _Batch:
     def _read_schema(self, f: _File) -> None:
         f.schema = read_schema(self.spark, f.uri)
 
-    def _count_raw(self, pool: ThreadPoolExecutor) -> None:
-        """Rows and size of every file from one query over all of them; a file it does not report
-        (no rows, or the query failed): a query of its own, which names a bad file."""
-        found = inventory(self.spark, [f.uri for f in self.live()])
+    def _count_raw(self, pool: ThreadPoolExecutor, found: dict[str, FileStats]) -> None:
+        """Rows and size of every file, from the inventory (one query over all of them); a file it
+        does not report (no rows, or the query failed): a query of its own, which names a bad file."""
         for f in self.live():
             f.stats = found.get(f.uri)
             if f.stats is not None:
@@ -385,10 +391,12 @@ class _Batch:
             for field in offered.fields:
                 seen.setdefault(field.name.lower(), (field, f.key))
 
-    def _write(self, f: _File, zone: str) -> None:
+    def _write(self, f: _File, zone: str) -> float:
+        """Write one zone of one file; returns when it ended (`time.perf_counter`)."""
         assert f.group is not None
         rows = f.group.passed if zone == "cleaned" else f.group.failed
         f.group.zone(rows, f).write.mode("overwrite").parquet(f.entry["outputs"][zone])
+        return time.perf_counter()
 
     def _merge(self, curated: CuratedFiles | None, passed: list[_File]) -> None:
         if not passed:
