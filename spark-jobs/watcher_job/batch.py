@@ -13,13 +13,16 @@ What is shared, so a backlog does not pay a Spark job's start-up per file:
 - curated's footers are probed once, and curated is merged once (`merge_into_curated` with the
   source keys of every file that passed);
 - the row counts and sizes of all files come from one query over all of them (the footers'
-  counts and the listing), the rows per outcome from one query per chunk of files, which also
-  fills every file's cache; the spec is validated once per distinct file schema;
-- the per-file Spark jobs left (the footer schema read and the two zone writes) and the per-file
-  plans run a few at a time in a thread pool: small jobs spend most of their time in scheduling
-  and driver round trips, which then overlap (concurrent jobs in one session are fine, also over
-  Spark Connect).
-A failure of a shared query is followed by the same query per file, so that the one bad file is
+  counts and the listing);
+- small files (up to 16 MB) of one footer schema form a group, read, cleaned, checked and cached
+  as ONE DataFrame (`together.py`), so its plan is built once (a plan costs driver round trips
+  per column expression, hundreds per file) and its rows per outcome come from one query; the
+  spec is validated once per schema. A larger file is a group of its own, as the single form;
+- what stays per file, a footer read and the two zone writes (from the group's cache, through a
+  filter on the source key), runs a few at a time in a thread pool: small jobs spend most of
+  their time in scheduling, commits and driver round trips, which then overlap (concurrent jobs
+  in one session are fine, also over Spark Connect).
+A failure of a shared query is followed by the same work file by file, so that the bad file is
 named and fails alone.
 
 A file that fails writes nothing (its checks all run before any write). Exit codes: 0 when the
@@ -167,8 +170,15 @@ class _Batch:
         probed = pool.submit(probe_curated, self.spark, self.curated_uri)
         self._check_keys()
         with phase(self.report, "read"):
+            # The inventory reads no column, so it needs no schema: it runs alongside the footer
+            # reads, and once more after them if a file they refused made it fail.
+            listed = pool.submit(inventory, self.spark, [f.uri for f in self.live()])
+            before = len(self.live())
             self._each(pool, self._read_schema)
-            self._count_raw(pool)
+            found = listed.result()
+            if not found and before > len(self.live()):
+                found = inventory(self.spark, [f.uri for f in self.live()])
+            self._count_raw(pool, found)
         curated = probed.result()
         try:
             check_partitioning(self.curated_uri, curated, self.spec.partition_names)
@@ -188,8 +198,8 @@ class _Batch:
             writes = [pool.submit(self._write, f, zone) for f in passed for zone in ("cleaned", "quarantine")]
             with phase(self.report, "curate"):
                 self._merge(curated, passed)
-            _wait_all(writes)
-            self.report["timingsMs"]["write"] = round((time.perf_counter() - started) * 1000)
+            ended = _wait_all(writes)  # the writes run alongside the merge: their own span
+            self.report["timingsMs"]["write"] = round((max(ended, default=started) - started) * 1000)
         for f in passed:
             if f.live:
                 f.entry["status"] = SUCCEEDED
@@ -213,10 +223,9 @@ class _Batch:
     def _read_schema(self, f: _File) -> None:
         f.schema = read_schema(self.spark, f.uri)
 
-    def _count_raw(self, pool: ThreadPoolExecutor) -> None:
-        """Rows and size of every file from one query over all of them; a file it does not report
-        (no rows, or the query failed): a query of its own, which names a bad file."""
-        found = inventory(self.spark, [f.uri for f in self.live()])
+    def _count_raw(self, pool: ThreadPoolExecutor, found: dict[str, FileStats]) -> None:
+        """Rows and size of every file, from the inventory (one query over all of them); a file it
+        does not report (no rows, or the query failed): a query of its own, which names a bad file."""
         for f in self.live():
             f.stats = found.get(f.uri)
             if f.stats is not None:
@@ -382,10 +391,12 @@ class _Batch:
             for field in offered.fields:
                 seen.setdefault(field.name.lower(), (field, f.key))
 
-    def _write(self, f: _File, zone: str) -> None:
+    def _write(self, f: _File, zone: str) -> float:
+        """Write one zone of one file; returns when it ended (`time.perf_counter`)."""
         assert f.group is not None
         rows = f.group.passed if zone == "cleaned" else f.group.failed
         f.group.zone(rows, f).write.mode("overwrite").parquet(f.entry["outputs"][zone])
+        return time.perf_counter()
 
     def _merge(self, curated: CuratedFiles | None, passed: list[_File]) -> None:
         if not passed:
@@ -517,5 +528,6 @@ def run_batch(spark: SparkSession, args: BatchArgs) -> dict:
     for entry in report["files"]:
         if entry["status"] is None:  # the run's error stands for it
             entry["status"] = FAILED
-    report["rows"] = _totals(report["files"])
+    if report["files"]:  # else no file was reached (arguments or manifest): rows stay null
+        report["rows"] = _totals(report["files"])
     raise record_failure(spark, report, error, _report_uri(args))
