@@ -87,7 +87,15 @@ export class LocalObjectStore implements ObjectStore {
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs && cached.ino === st.ino) {
       etag = cached.etag;
     } else {
-      etag = md5Etag(await readFile(file));
+      let body;
+      try {
+        body = await readFile(file);
+      } catch (error) {
+        // Deleted between the stat and the read (a marker fold removes its deltas): gone, as on S3.
+        if (isNodeError(error, 'ENOENT') || isNodeError(error, 'ENOTDIR')) return undefined;
+        throw error;
+      }
+      etag = md5Etag(body);
       this.#etagCache.set(file, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, etag });
     }
     return { key, size: st.size, etag, lastModified: st.mtime };
