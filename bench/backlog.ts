@@ -61,12 +61,16 @@ const specs = path.join(work, 'specs');
 await mkdir(specs);
 for (const name of ['orders', 'warmup']) await cp('demo/datasets/orders.json', path.join(specs, `${name}.json`));
 
-/** A lake holding the first `count` files (modification times in file order, so oldest first is file order). */
-async function lakeWith(name: string, count: number): Promise<string> {
-  const lake = path.join(work, name, 'lake');
+/** Puts the first `count` files into a lake (modification times in file order, so oldest first is file order). */
+async function addFiles(lake: string, count: number): Promise<void> {
   const dir = path.join(lake, 'raw', 'orders', 'bench');
   await mkdir(dir, { recursive: true });
   for (const f of names.slice(0, count)) await cp(path.join(rawDir, f), path.join(dir, f), { preserveTimestamps: true });
+}
+
+async function lakeWith(name: string, count: number): Promise<string> {
+  const lake = path.join(work, name, 'lake');
+  await addFiles(lake, count);
   return lake;
 }
 
@@ -78,7 +82,8 @@ interface Measured {
 }
 
 async function pass(name: string, engine: 'local' | 'connect', perJob: number, count: number, remote?: string): Promise<Measured> {
-  const lake = await lakeWith(name, count);
+  const lake = path.join(work, name, 'lake');
+  await mkdir(lake, { recursive: true });
   const watcher = await createWatcher(
     loadConfig(
       {
@@ -104,6 +109,7 @@ async function pass(name: string, engine: 'local' | 'connect', perJob: number, c
       if (w.processed !== warmupFiles) throw new Error(`${name}: warm-up processed ${w.processed} of ${warmupFiles}`);
       await rm(warm, { recursive: true });
     }
+    await addFiles(lake, count); // after the warm-up, whose pass must not see them
     let jobs = 0;
     watcher.reconciler.events.on('job:started', () => (jobs += 1));
     let batches = 0;
