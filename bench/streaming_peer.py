@@ -26,6 +26,7 @@ from pyspark.sql import functions as F  # noqa: E402
 from watcher_job.cleaning import clean  # noqa: E402
 from watcher_job.columns import SOURCE_KEY  # noqa: E402
 from watcher_job.curation import add_partition_columns, deduplicate  # noqa: E402
+from watcher_job.delta_table import commit_tag  # noqa: E402
 from watcher_job.lake import join_uri  # noqa: E402
 from watcher_job.merge import merge_into_curated, probe_curated  # noqa: E402
 from watcher_job.session import JOB_CONF  # noqa: E402
@@ -81,11 +82,12 @@ def main() -> int:
             merged = merge_into_curated(
                 spark,
                 offered,
-                curated=probe_curated(spark, curated),
+                curated=probe_curated(spark, curated, spec.table_format),
                 curated_uri=curated,
                 staging_uri=join_uri(lake, "metadata", "staging", "curated", ns.dataset),
                 keys=keys,
                 spec=spec,
+                tag=commit_tag(f"streaming-peer-{batch_id}", [(k, "") for k in keys]),
             )
             if merged.cached is not None:
                 merged.cached.unpersist()

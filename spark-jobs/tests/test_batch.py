@@ -69,7 +69,7 @@ def report(lake: Lake, run_id: str) -> dict:
 
 
 def table(spark, lake: Lake, rel: str) -> list:
-    return rows_of(spark.read.option("mergeSchema", "true").parquet(lake.out(rel)))
+    return rows_of(lake.read(spark, rel))
 
 
 def output_folder(key: str, zone: str) -> str:
@@ -95,7 +95,9 @@ FILES = [
 
 
 @pytest.mark.parametrize(
-    "spec", [SPEC, UNPARTITIONED, NO_KEYS], ids=["keys-partitioned", "keys-unpartitioned", "no-keys"]
+    "spec",
+    [SPEC, UNPARTITIONED, NO_KEYS, {**SPEC, "tableFormat": "parquet"}, {**NO_KEYS, "tableFormat": "parquet"}],
+    ids=["keys-partitioned", "keys-unpartitioned", "no-keys", "keys-partitioned-parquet", "no-keys-parquet"],
 )
 def test_a_batch_gives_what_the_files_one_by_one_give(spark, tmp_path, spec):
     one_by_one, batched = Lake(tmp_path / "one"), Lake(tmp_path / "batch")

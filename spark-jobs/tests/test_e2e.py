@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+from delta_jars import submit_args
 
 SPARK_JOBS = Path(__file__).resolve().parents[1]
 SPARK_SUBMIT = Path(sys.executable).parent / "spark-submit"
@@ -33,7 +34,7 @@ def test_spark_submit_end_to_end(spark, lake):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "SPARK_"))}
     env["PYSPARK_PYTHON"] = sys.executable
     proc = subprocess.run(
-        [str(SPARK_SUBMIT), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+        [str(SPARK_SUBMIT), "--master", "local[1]", "--conf", "spark.ui.enabled=false", *submit_args(),
          "--conf", "spark.sql.shuffle.partitions=2", str(SPARK_JOBS / "pipeline.py"),
          "--lake", lake.uri, "--key", key, "--etag", '"abc-1"', "--run-id", "e2e-1", "--spec", json.dumps(spec)],
         capture_output=True, text=True, timeout=300, env=env, check=False,
@@ -56,5 +57,6 @@ def test_spark_submit_end_to_end(spark, lake):
         "bad": ["type:order_id"],
         "3": ["required:amount", "amount_non_negative"],
     }
-    curated = spark.read.parquet(lake.out("curated/shop")).collect()
+    assert lake.is_delta("curated/shop")
+    curated = lake.read(spark, "curated/shop").collect()
     assert [(r.order_id, r._source_key) for r in curated] == [(1, key)]

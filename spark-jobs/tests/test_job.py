@@ -33,8 +33,23 @@ def orders(*rows):
     )  # fmt: skip
 
 
+# Curated semantics hold for both table formats: tests marked BOTH_FORMATS run once with each.
+BOTH_FORMATS = pytest.mark.parametrize("table_format", ["delta", "parquet"], indirect=True)
+_format: list[str | None] = [None]
+
+
+@pytest.fixture(autouse=True)
+def table_format(request):
+    """The spec's tableFormat for `run` (None: unset, so a new table is Delta)."""
+    _format[0] = getattr(request, "param", None)
+    yield _format[0]
+    _format[0] = None
+
+
 def run(lake, key=KEY, etag="e1", run_id="run-1", spec=SPEC, extra=()):
     argv = ["--lake", lake.uri, "--key", key, "--etag", etag, "--run-id", run_id, *extra]
+    if _format[0] is not None:
+        spec = {**(spec or {}), "tableFormat": _format[0]}
     if spec is not None:
         argv += ["--spec", json.dumps(spec)]
     return pipeline.main(argv)
@@ -45,7 +60,7 @@ def report(lake, run_id="run-1"):
 
 
 def read(spark, lake, rel):
-    return spark.read.parquet(lake.out(rel))
+    return lake.read(spark, rel)
 
 
 def files_under(folder):
@@ -112,6 +127,7 @@ def test_success_report_counts_and_outputs(spark, lake, capsys):
     assert capsys.readouterr().err == ""
 
 
+@BOTH_FORMATS
 def test_reprocessing_the_same_version_is_idempotent(spark, lake):
     lake.put_table(KEY, orders(*DIRTY))
     lake.put_table("raw/sales/other.parquet", orders(("9", "1", "2024-01-05 00:00:00")))
@@ -125,6 +141,7 @@ def test_reprocessing_the_same_version_is_idempotent(spark, lake):
     assert report(lake, "run-2")["rows"] == report(lake)["rows"]
 
 
+@BOTH_FORMATS
 def test_new_etag_replaces_that_keys_rows_only(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 00:00:00"), ("2", "2", "2024-01-03 00:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("5", "5", "2024-01-01 00:00:00")))
@@ -140,6 +157,7 @@ def test_new_etag_replaces_that_keys_rows_only(spark, lake):
     assert got == {(1, 100, "a2"), (3, 3, "a2"), (5, 5, "b1")}
 
 
+@BOTH_FORMATS
 def test_only_affected_partitions_are_rewritten(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 00:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("2", "2", "2024-01-02 00:00:00")))
@@ -151,6 +169,7 @@ def test_only_affected_partitions_are_rewritten(spark, lake):
     assert read(spark, lake, "curated/sales").count() == 2
 
 
+@BOTH_FORMATS
 def test_keys_latest_wins_across_files(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 10:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("1", "2", "2024-01-01 09:00:00")))
@@ -161,6 +180,7 @@ def test_keys_latest_wins_across_files(spark, lake):
     assert report(lake, "b")["rows"]["curated"] == 1
 
 
+@BOTH_FORMATS
 def test_a_key_that_moves_partition_leaves_its_old_one(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 10:00:00"), ("2", "2", "2024-01-01 11:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("1", "5", "2024-01-02 09:00:00"), ("3", "3", "2023-12-31 09:00:00")))
@@ -176,8 +196,13 @@ def test_a_key_that_moves_partition_leaves_its_old_one(spark, lake):
     ]
 
 
-@pytest.mark.parametrize("pruned", [True, False], ids=["filter-on-partition-values", "join-for-many-partitions"])
-def test_null_and_timestamp_partitions_are_replaced_and_emptied(spark, lake, monkeypatch, pruned):
+@pytest.mark.parametrize(
+    ("table_format", "pruned"),
+    [("delta", True), ("parquet", True), ("parquet", False)],
+    ids=["delta", "parquet-filter-on-partition-values", "parquet-join-for-many-partitions"],
+    indirect=["table_format"],
+)
+def test_null_and_timestamp_partitions_are_replaced_and_emptied(spark, lake, monkeypatch, table_format, pruned):
     from watcher_job import merge
 
     if not pruned:
@@ -204,6 +229,7 @@ def test_null_and_timestamp_partitions_are_replaced_and_emptied(spark, lake, mon
     ]
 
 
+@BOTH_FORMATS
 def test_an_older_row_in_another_partition_loses(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-02 10:00:00")))
     lake.put_table("raw/sales/b.parquet", orders(("1", "9", "2024-01-01 10:00:00")))
@@ -213,6 +239,7 @@ def test_an_older_row_in_another_partition_loses(spark, lake):
     assert [(r.order_id, int(r.amount), str(r.order_date)) for r in rows] == [(1, 1, "2024-01-02")]
 
 
+@BOTH_FORMATS
 def test_no_keys_drops_duplicates_across_files(spark, lake):
     spec = {"columns": {"n": "int"}}
     lake.put_table("raw/plain/a.parquet", {"n": ["1", "2"]})
@@ -222,6 +249,7 @@ def test_no_keys_drops_duplicates_across_files(spark, lake):
     assert sorted(r.n for r in read(spark, lake, "curated/plain").collect()) == [1, 2, 3]
 
 
+@BOTH_FORMATS
 def test_schema_widening(spark, lake):
     lake.put_table("raw/w/a.parquet", {"id": [1, 2]})
     lake.put_table("raw/w/b.parquet", {"id": [3], "extra": ["x"]})
@@ -231,16 +259,18 @@ def test_schema_widening(spark, lake):
     assert got == {(1, None), (2, None), (3, "x")}
 
 
+@BOTH_FORMATS
 def test_widening_with_partitions_keeps_new_column_visible(spark, lake):
     spec = {"partitionBy": [{"name": "p", "expr": "id % 2"}]}
     lake.put_table("raw/w/a.parquet", {"id": [1, 2]})
     lake.put_table("raw/w/b.parquet", {"id": [3], "extra": ["x"]})
     assert run(lake, key="raw/w/a.parquet", run_id="a", spec=spec) == 0
     assert run(lake, key="raw/w/b.parquet", run_id="b", spec=spec) == 0
-    got = {(r.id, r.extra) for r in spark.read.option("mergeSchema", "true").parquet(lake.out("curated/w")).collect()}
+    got = {(r.id, r.extra) for r in read(spark, lake, "curated/w").collect()}
     assert got == {(1, None), (2, None), (3, "x")}
 
 
+@BOTH_FORMATS
 def test_type_conflict_is_permanent_naming_column_and_types(spark, lake, capsys):
     lake.put_table("raw/t/a.parquet", {"id": [1], "v": [1]})
     lake.put_table("raw/t/b.parquet", {"id": [2], "v": ["text"]})

@@ -27,6 +27,7 @@ def _df(spark, rows, schema):
         ({"partitionBy": [{"name": "bad name", "expr": "a"}]}, "spec.partitionBy[0].name"),
         ({"nullTokens": [1]}, "spec.nullTokens[0]"),
         ({"required": ["_source_key"]}, "spec.required[0]"),
+        ({"tableFormat": "iceberg"}, "spec.tableFormat"),
     ],
 )
 def test_parse_spec_rejects_naming_the_field(spec, field):

@@ -45,6 +45,7 @@ from pyspark.sql.types import StructField, StructType
 from watcher_job.cleaning import clean_values
 from watcher_job.columns import SOURCE_KEY, col, union_all
 from watcher_job.curation import check_compatible
+from watcher_job.delta_table import commit_tag
 from watcher_job.errors import CuratedConflictError, JobError, PermanentJobError, RetryableJobError
 from watcher_job.failure import as_job_error, error_entry, record_failure, write_final_report
 from watcher_job.lake import (
@@ -142,8 +143,11 @@ class _Group:
 
 
 class _Batch:
-    def __init__(self, spark: SparkSession, lake: str, spec: Spec, manifest: Manifest, report: dict) -> None:
+    def __init__(
+        self, spark: SparkSession, lake: str, spec: Spec, manifest: Manifest, report: dict, run_id: str
+    ) -> None:
         self.spark = spark
+        self.run_id = run_id
         self.lake = lake
         self.spec = spec
         self.report = report
@@ -167,7 +171,7 @@ class _Batch:
                 df.unpersist()
 
     def _run(self, pool: ThreadPoolExecutor) -> None:
-        probed = pool.submit(probe_curated, self.spark, self.curated_uri)
+        probed = pool.submit(probe_curated, self.spark, self.curated_uri, self.spec.table_format)
         self._check_keys()
         with phase(self.report, "read"):
             # The inventory reads no column, so it needs no schema: it runs alongside the footer
@@ -179,8 +183,8 @@ class _Batch:
             if not found and before > len(self.live()):
                 found = inventory(self.spark, [f.uri for f in self.live()])
             self._count_raw(pool, found)
-        curated = probed.result()
         try:
+            curated = probed.result()
             check_partitioning(self.curated_uri, curated, self.spec.partition_names)
         except CuratedConflictError as error:
             for f in self.live():
@@ -418,6 +422,7 @@ class _Batch:
                 staging_uri=self.staging_uri,
                 keys=[f.key for f in passed],
                 spec=self.spec,
+                tag=commit_tag(self.run_id, [(f.key, f.etag) for f in passed]),
             )
         except PermanentJobError as error:  # checked before; a table changed meanwhile
             for f in passed:
@@ -517,7 +522,7 @@ def run_batch(spark: SparkSession, args: BatchArgs) -> dict:
                 manifest = read_manifest(spark, manifest_uri, run_id)
             report["dataset"] = manifest.dataset
             report["outputs"]["curated"] = join_uri(lake, "curated", manifest.dataset)
-            _Batch(spark, lake, spec, manifest, report).run()
+            _Batch(spark, lake, spec, manifest, report, run_id).run()
         report["status"] = SUCCEEDED
         report["rows"] = _totals(report["files"])
         report["finishedAt"] = utc_now_iso()

@@ -25,6 +25,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 
 from watcher_job.batch import BatchArgs, run_batch
+from watcher_job.delta_table import commit_tag
 from watcher_job.errors import PermanentJobError
 from watcher_job.failure import as_job_error, record_failure, write_final_report
 from watcher_job.lake import (
@@ -68,6 +69,8 @@ class _Plan:
     spec: Spec
     outputs: dict[str, str]
     report_uri: str
+    run_id: str
+    etag: str
 
 
 def _plan(args: JobArgs) -> _Plan:
@@ -87,6 +90,8 @@ def _plan(args: JobArgs) -> _Plan:
             "curated": join_uri(lake, raw.curated),
         },
         report_uri=args.report or default_report_uri(lake, run_id),
+        run_id=run_id,
+        etag=args.etag,
     )
 
 
@@ -100,7 +105,7 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
     # leaves a core idle. Every output is rewritten whole on a retry, so their order is free.
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-job") as pool:
-            probed = pool.submit(probe_curated, spark, plan.outputs["curated"])
+            probed = pool.submit(probe_curated, spark, plan.outputs["curated"], spec.table_format)
             with phase(report, "read"):
                 raw = read_raw(spark, raw_uri)
             report["rows"]["read"] = raw.rows
@@ -154,6 +159,7 @@ def _curate(
         staging_uri=join_uri(plan.lake, plan.raw.staging),
         keys=[plan.raw.key],
         spec=plan.spec,
+        tag=commit_tag(plan.run_id, [(plan.raw.key, plan.etag)]),
     )
     report["rows"]["curated"] = merge.offered.get(plan.raw.key, 0)
     if merge.cached is not None:

@@ -1,5 +1,10 @@
 """Merging the passed rows of one or more files into `curated/<dataset>/` (the I/O half of curation).
 
+`probe_curated` says what curated is: a Delta Lake table (merged by `delta_table.py`, one MERGE
+per run, the default for a new table), a Parquet table (merged here, as below), or nothing yet.
+`merge_into_curated` picks the merge by that and the spec's `tableFormat`. The rest of this
+docstring is the Parquet merge.
+
 `keys` are the source keys (`_source_key`) of the files whose rows `new_rows` holds: one for the
 single form, every succeeded file of the batch for the batch form (which merges once per batch).
 Whatever curated holds from those source keys (any ETag) is replaced by `new_rows`.
@@ -45,8 +50,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from watcher_job.columns import SOURCE_KEY, all_of, any_of, col
+from watcher_job.columns import SOURCE_KEY, all_of, any_of, col, quote
 from watcher_job.curation import align_columns, check_compatible, deduplicate
+from watcher_job.delta_table import DeltaState, DeltaUnavailableError, create_table, merge_into_delta, probe_delta
 from watcher_job.errors import CuratedConflictError
 from watcher_job.lake import escape_glob
 from watcher_job.sparkio import NOT_FOUND_MARKERS, SPARK_ERRORS, has_marker, one_line
@@ -61,12 +67,14 @@ _MAX_PRUNED_PARTITIONS = 200
 
 @dataclass(frozen=True)
 class CuratedFiles:
-    """What the footers of an existing curated table say (`probe_curated`)."""
+    """What an existing curated table is (`probe_curated`): for Parquet, what its footers say."""
 
     merged_schema: StructType
-    """The schema merged over all its files, partition columns included."""
+    """The schema merged over all its files (a Delta table's schema), partition columns included."""
     partition_names: list[str]
-    """The partition columns, outermost first, from the folder names of one file."""
+    """The partition columns, outermost first, from the folder names of one file (Delta: its log)."""
+    delta: DeltaState | None = None
+    """A Delta Lake table's state; None for a Parquet table."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +92,48 @@ def _path_segments(uri: str, *, encoded: bool) -> list[str]:
     return [s for s in path.split("/") if s]
 
 
-def probe_curated(spark: SparkSession, uri: str) -> CuratedFiles | None:
-    """Read the footers of the curated table at `uri` (None when there is none yet).
+def probe_curated(spark: SparkSession, uri: str, table_format: str | None = None) -> CuratedFiles | None:
+    """What the curated table at `uri` is (None when there is none yet): a Delta table's schema,
+    partitioning and state, or a Parquet table's footers. `table_format` is the spec's
+    `tableFormat`: a table of the other format is refused (CuratedConflictError).
 
     Independent of the new rows, so the job runs it while it checks them.
     """
+    try:
+        delta = probe_delta(spark, uri)
+    except DeltaUnavailableError:
+        if table_format == "parquet":
+            delta = None  # a Parquet dataset on a session without Delta: nothing to look for
+        else:
+            raise
+    if delta is not None:
+        if table_format == "parquet":
+            raise CuratedConflictError(
+                f'curated table {uri} is a Delta Lake table but the spec says tableFormat "parquet";'
+                ' remove tableFormat (or set it to "delta") to keep merging into it',
+                type="CuratedFormatConflict",
+            )
+        schema, partition_names, state = delta
+        return CuratedFiles(merged_schema=schema, partition_names=partition_names, delta=state)
+    files = _probe_parquet(spark, uri)
+    if files is not None and table_format == "delta":
+        raise CuratedConflictError(
+            f'curated table {uri} is a Parquet table but the spec says tableFormat "delta": convert it in place'
+            f" first, with no controller running on the dataset (Spark SQL: {convert_statement(uri, files)}),"
+            " or remove tableFormat to keep it Parquet",
+            type="CuratedFormatConflict",
+        )
+    return files
+
+
+def convert_statement(uri: str, files: CuratedFiles) -> str:
+    """The Spark SQL that converts the Parquet table at `uri` into a Delta table in place."""
+    parts = [f"{quote(n)} {files.merged_schema[n].dataType.simpleString()}" for n in files.partition_names]
+    return f"CONVERT TO DELTA parquet.{quote(uri)}" + (f" PARTITIONED BY ({', '.join(parts)})" if parts else "")
+
+
+def _probe_parquet(spark: SparkSession, uri: str) -> CuratedFiles | None:
+    """Read the footers of the Parquet curated table at `uri` (None when there is none)."""
     try:
         probe = spark.read.option("mergeSchema", "true").parquet(escape_glob(uri))
         merged_schema = probe.schema
@@ -238,11 +283,15 @@ def merge_into_curated(
     staging_uri: str,
     keys: Sequence[str],
     spec: Spec,
+    tag: str,
 ) -> MergeResult:
     """Merge `new_rows` (passed, partition columns added, deduplicated within each file) into
-    curated, whose footers `probe_curated` read (None: no table yet), replacing the rows of the
-    source keys `keys` (non-empty; every `_source_key` of `new_rows` is one of them)."""
+    curated, which `probe_curated` looked at (None: no table yet), replacing the rows of the
+    source keys `keys` (non-empty; every `_source_key` of `new_rows` is one of them). `tag`
+    (`commit_tag`) marks a Delta commit as this run's."""
     parts = list(spec.partition_names)
+    if (curated.delta is not None) if curated is not None else spec.table_format != "parquet":
+        return _merge_delta(spark, new_rows, curated, curated_uri, keys, spec, tag)
     existing = read_curated(spark, curated_uri, curated, new_rows.schema, parts)
     if existing is None:
         # Each file's rows are deduplicated already; the rows of several files are not.
@@ -290,3 +339,37 @@ def merge_into_curated(
             # Stands in for a delete: the folder keeps one zero-row file with the schema.
             empty.write.mode("overwrite").parquet(folder)
     return MergeResult(offered=offered, cached=cached)
+
+
+def _merge_delta(
+    spark: SparkSession,
+    new_rows: DataFrame,
+    curated: CuratedFiles | None,
+    uri: str,
+    keys: Sequence[str],
+    spec: Spec,
+    tag: str,
+) -> MergeResult:
+    parts = list(spec.partition_names)
+    # Each file's rows are deduplicated already; the rows of several files are not.
+    source = new_rows
+    if len(keys) > 1:
+        source = align_columns(new_rows.transform(deduplicate(spec.keys, spec.order_by)), [])
+    offered = _offered(new_rows)
+    if curated is None or curated.delta is None:
+        create_table(source, uri, parts, tag)
+        return MergeResult(offered=offered, cached=None)
+    check_partitioning(uri, curated, parts)
+    check_compatible(curated.merged_schema, new_rows.schema)  # a Delta table's partition column types are fixed too
+    merge_into_delta(
+        spark,
+        source,
+        uri=uri,
+        table=curated.merged_schema,
+        state=curated.delta,
+        keys=keys,
+        spec_keys=spec.keys,
+        order_by=spec.order_by,
+        tag=tag,
+    )
+    return MergeResult(offered=offered, cached=None)

@@ -6,7 +6,11 @@ Shape (every field optional; column names are the snake_cased names):
      "required": ["order_id"], "rules": [{"name": "amount_non_negative", "expr": "amount >= 0"}],
      "keys": ["order_id"], "orderBy": ["order_ts"],
      "partitionBy": [{"name": "order_date", "expr": "to_date(order_ts)"}],
-     "nullTokens": ["", "null", "NULL", "N/A", "NaN", "None"]}
+     "nullTokens": ["", "null", "NULL", "N/A", "NaN", "None"], "tableFormat": "delta"}
+
+`tableFormat` is curated's table format: "delta" (a Delta Lake table, merged with one MERGE per
+run) or "parquet" (plain Parquet folders, rewritten partition by partition). Unset: a new table
+is Delta, and an existing table keeps its format.
 
 Row checks, each failure named in the `_errors` array<string> (in this order):
 - `type:<col>`     the cleaned value is not null but `try_cast` to the spec type gives null;
@@ -38,7 +42,8 @@ from watcher_job.errors import InvalidSpecError, MissingColumnError
 
 Transform = Callable[[DataFrame], DataFrame]
 
-SPEC_FIELDS = ("columns", "required", "rules", "keys", "orderBy", "partitionBy", "nullTokens")
+SPEC_FIELDS = ("columns", "required", "rules", "keys", "orderBy", "partitionBy", "nullTokens", "tableFormat")
+TABLE_FORMATS = ("delta", "parquet")
 # Characters a Spark type string may hold; anything else (quotes, `;`, backticks) is refused
 # before the type is ever put into an expression.
 _TYPE_CHARS = re.compile(r"^[A-Za-z0-9_<>,:()\s]+$")
@@ -61,6 +66,8 @@ class Spec:
     order_by: tuple[str, ...] = ()
     partition_by: tuple[NamedExpr, ...] = ()
     null_tokens: tuple[str, ...] = field(default=DEFAULT_NULL_TOKENS)
+    table_format: str | None = None
+    """"delta", "parquet", or None: Delta for a new table, an existing table's own format otherwise."""
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -156,6 +163,9 @@ def parse_spec(source: str | dict | None) -> Spec:
         raise _fail("orderBy", "needs keys (orderBy picks the latest row per key)")
     partition_by = _named_exprs(data.get("partitionBy", []), "partitionBy", name_pattern=_PARTITION_NAME)
     null_tokens = data.get("nullTokens", list(DEFAULT_NULL_TOKENS))
+    table_format = data.get("tableFormat")
+    if table_format is not None and table_format not in TABLE_FORMATS:
+        raise _fail("tableFormat", f"must be one of {list(TABLE_FORMATS)}, got {table_format!r}")
     return Spec(
         columns=tuple(columns),
         required=_string_list(data.get("required", []), "required", columns=True),
@@ -164,6 +174,7 @@ def parse_spec(source: str | dict | None) -> Spec:
         order_by=order_by,
         partition_by=partition_by,
         null_tokens=_string_list(null_tokens, "nullTokens", columns=False),
+        table_format=table_format,
     )
 
 

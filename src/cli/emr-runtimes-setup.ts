@@ -7,6 +7,7 @@ import { isVenvCurrent, requirementsHash, writeVenvStamp } from '../engines/venv
 import { PrerequisiteError } from '../errors.js';
 import { findPython } from './find-python.js';
 import { runTool } from './run-tool.js';
+import { ensureDeltaJars } from './delta-jars-setup.js';
 import { ensureS3aJars } from './s3a-jars-setup.js';
 
 export interface EmrRuntimesOptions {
@@ -25,8 +26,10 @@ export async function ensureEmrRuntimes(options: EmrRuntimesOptions): Promise<Re
   const made: RehearsalRuntime[] = [];
   for (const runtime of rehearsalRuntimes().filter(isSeparateRuntime)) {
     await ensureRuntimeVenv(runtime, options);
+    const s3a = rel(await ensureS3aJars({ ...options, sparkSubmit: runtime.sparkSubmit }));
+    const delta = rel(await ensureDeltaJars({ ...options, sparkSubmit: runtime.sparkSubmit }));
     options.say(
-      `${runtime.family.name} rehearsal runtime ready in ${rel(runtime.venvDir)}; s3a jars in ${rel(await ensureS3aJars({ ...options, sparkSubmit: runtime.sparkSubmit }))}`,
+      `${runtime.family.name} rehearsal runtime ready in ${rel(runtime.venvDir)}; s3a jars in ${s3a}; Delta Lake jars in ${delta}`,
     );
     made.push(runtime);
   }

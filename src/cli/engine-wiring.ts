@@ -5,6 +5,7 @@ import { AutoEngine } from '../engines/auto-engine.js';
 import { ConnectEngine } from '../engines/connect/connect-engine.js';
 import { portAnswers } from '../engines/connect/spark-remote.js';
 import { createEmrEngine } from '../engines/emr/create-emr-engine.js';
+import { DELTA_SPARK_CONF, deltaJars } from '../engines/delta-support.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { s3aJars, s3aSparkSettings } from '../engines/s3a-support.js';
 import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
@@ -31,6 +32,7 @@ export async function createEngine(config: Config, store: ObjectStore): Promise<
 
   await checkJava(config.childEnv);
   const s3a = config.lake.kind === 's3' ? { ...s3aSparkSettings(config), jars: s3aJars(install.sparkSubmit) } : undefined;
+  const deltaJarFiles = deltaJars(install.sparkSubmit); // before the first job: a missing jar is a prerequisite, said once
   const local = new SparkSubmitEngine({
     sparkSubmit: install.sparkSubmit,
     pysparkPython: install.pysparkPython,
@@ -42,7 +44,8 @@ export async function createEngine(config: Config, store: ObjectStore): Promise<
     logDir: config.runLogDir,
     timeoutMs: config.jobTimeoutMs,
     env: { ...config.childEnv, ...s3a?.env },
-    ...(s3a ? { sparkConf: s3a.conf, jars: s3a.jars } : {}),
+    sparkConf: { ...DELTA_SPARK_CONF, ...s3a?.conf },
+    jars: [...deltaJarFiles, ...(s3a?.jars ?? [])],
   });
   if (config.engine === 'local') return local;
   return new AutoEngine({ connect: connect(), local, connectAnswers: (signal) => portAnswers(config.sparkRemote, 500, signal) });

@@ -1,4 +1,5 @@
 import type { CandidateVersion } from '../discovery/candidates.js';
+import type { CuratedTableState } from '../state/curated-tables.js';
 import type { MarkerDocument } from '../state/marker.js';
 import { isProcessed } from '../state/marker.js';
 import type { RunRecord } from '../state/run-history.js';
@@ -24,6 +25,8 @@ export interface DatasetStatus {
   lastSuccess: string | null;
   /** The newest failed run among the reports read. */
   lastFailure: LastFailure | null;
+  /** Its curated table: a Delta table's version and latest commit, or `parquet`; null when there is none yet. */
+  curated: CuratedTableState | null;
 }
 
 export interface StatusReport {
@@ -44,6 +47,8 @@ export interface StatusInputs {
   readonly shownRuns: number;
   readonly deadLetters: readonly DeadLetteredVersion[];
   readonly running: RunningView;
+  /** Each dataset's curated table, as read from the lake (absent: none). */
+  readonly curated: ReadonlyMap<string, CuratedTableState>;
 }
 
 /** One row per dataset seen under raw/, in the marker, the dead letters or the run reports. */
@@ -61,6 +66,7 @@ export function buildStatus(input: StatusInputs): StatusReport {
         deadLettered: 0,
         lastSuccess: null,
         lastFailure: null,
+        curated: input.curated.get(dataset) ?? null,
       };
       rows.set(dataset, r);
     }
@@ -78,6 +84,7 @@ export function buildStatus(input: StatusInputs): StatusReport {
     else r.pending += 1;
   }
   for (const j of knownRunning ?? []) row(j.dataset);
+  for (const dataset of input.curated.keys()) row(dataset);
   for (const run of input.runs) {
     if (run.status !== 'failed') continue;
     const r = row(run.dataset);
@@ -105,13 +112,14 @@ export function formatStatus(s: StatusReport): string {
     lines.push(fmt(header), ...body.map(fmt));
   };
   table(
-    ['dataset', 'processed', 'pending', 'running', 'dead-lettered', 'last success', 'last failure'],
+    ['dataset', 'processed', 'pending', 'running', 'dead-lettered', 'curated', 'last success', 'last failure'],
     s.datasets.map((d) => [
       d.dataset,
       String(d.processed),
       String(d.pending),
       d.running === null ? '?' : String(d.running),
       String(d.deadLettered),
+      d.curated === null ? '-' : d.curated.format === 'delta' ? `delta v${d.curated.version}` : 'parquet',
       d.lastSuccess ?? '-',
       d.lastFailure ? `${d.lastFailure.at ?? '?'} ${d.lastFailure.key}: ${truncate(d.lastFailure.error ?? 'failed', 60)}` : '-',
     ]),

@@ -17,9 +17,12 @@ export interface DatasetSpec {
   readonly partitionBy?: readonly { readonly name: string; readonly expr: string }[];
   /** Strings that mean null. @default ["", "null", "NULL", "N/A", "NaN", "None"] */
   readonly nullTokens?: readonly string[];
+  /** Curated's table format. Unset: a new table is Delta Lake, an existing one keeps its format. */
+  readonly tableFormat?: 'delta' | 'parquet';
 }
 
-const SPEC_FIELDS = ['columns', 'required', 'rules', 'keys', 'orderBy', 'partitionBy', 'nullTokens'] as const;
+const SPEC_FIELDS = ['columns', 'required', 'rules', 'keys', 'orderBy', 'partitionBy', 'nullTokens', 'tableFormat'] as const;
+const TABLE_FORMATS = ['delta', 'parquet'] as const;
 
 /** Spark SQL types a column may be cast to. Nested columns pass through uncast. */
 const SIMPLE_TYPES = new Set([
@@ -76,7 +79,7 @@ export function validateSpec(value: unknown): DatasetSpec {
       throw new SpecError(field, `unknown field; the fields are ${SPEC_FIELDS.join(', ')}`);
     }
   }
-  const { columns, required, rules, keys, orderBy, partitionBy, nullTokens } = value;
+  const { columns, required, rules, keys, orderBy, partitionBy, nullTokens, tableFormat } = value;
   if (columns !== undefined) {
     if (!isRecord(columns)) throw new SpecError('columns', 'must be an object of column name -> Spark type');
     for (const [name, type] of Object.entries(columns)) {
@@ -97,6 +100,12 @@ export function validateSpec(value: unknown): DatasetSpec {
     throw new SpecError('orderBy', 'needs "keys": it says which row of a key is the latest');
   }
   namedExpressions('partitionBy', partitionBy);
+  if (tableFormat !== undefined && !(TABLE_FORMATS as readonly unknown[]).includes(tableFormat)) {
+    throw new SpecError(
+      'tableFormat',
+      `must be ${TABLE_FORMATS.map((f) => JSON.stringify(f)).join(' or ')}, got ${JSON.stringify(tableFormat)}`,
+    );
+  }
   if (nullTokens !== undefined) {
     if (!Array.isArray(nullTokens) || !nullTokens.every((t) => typeof t === 'string')) {
       throw new SpecError('nullTokens', 'must be a list of strings');

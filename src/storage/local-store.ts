@@ -37,8 +37,8 @@ export class LocalObjectStore implements ObjectStore {
     const startDir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const keys: string[] = [];
     await this.#walk(path.join(this.root, startDir), startDir, keys);
-    const after = options.continuationToken;
-    const selected = keys.filter((k) => k.startsWith(prefix) && (after === undefined || compareKeys(k, after) > 0)).sort(compareKeys);
+    const after = [options.continuationToken, options.startAfter].filter((k) => k !== undefined);
+    const selected = keys.filter((k) => k.startsWith(prefix) && after.every((a) => compareKeys(k, a) > 0)).sort(compareKeys);
     const pageKeys = selected.slice(0, pageSize);
     const objects: ObjectInfo[] = [];
     for (const key of pageKeys) {

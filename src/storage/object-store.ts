@@ -21,6 +21,8 @@ export interface ListPage {
 
 export interface ListOptions {
   readonly continuationToken?: string;
+  /** Only keys after this one (S3's StartAfter). */
+  readonly startAfter?: string;
   /** At most this many objects per page. @default 1000 */
   readonly pageSize?: number;
   readonly signal?: AbortSignal;

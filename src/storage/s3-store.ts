@@ -44,6 +44,7 @@ export class S3ObjectStore implements ObjectStore {
           Prefix: this.#prefix + prefix,
           MaxKeys: options.pageSize ?? 1000,
           ...(options.continuationToken !== undefined ? { ContinuationToken: options.continuationToken } : {}),
+          ...(options.startAfter !== undefined ? { StartAfter: this.#prefix + options.startAfter } : {}),
         }),
         options.signal ? { abortSignal: options.signal } : {},
       );

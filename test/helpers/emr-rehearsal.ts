@@ -32,6 +32,8 @@ export interface RehearsalOptions {
   readonly runtime: Pick<RehearsalRuntime, 'sparkSubmit' | 'python'>;
   /** That Spark's s3a jars, and the Spark settings that point s3a (and s3://) at the S3 server. */
   readonly jars: readonly string[];
+  /** A jar's path in the release image -> its copy here (requireRehearsalRuntime's imageJars): what `spark.jars` may name. */
+  readonly imageJars: Readonly<Record<string, string>>;
   readonly sparkConf: Readonly<Record<string, string>>;
   /** The job's environment: credentials for s3a. */
   readonly env: Readonly<Record<string, string>>;
@@ -205,6 +207,11 @@ export class EmrRehearsal {
         const uris = (params[++i] ?? '').split(',');
         const local = await Promise.all(uris.map((u) => this.#download(u, path.join(dir, path.basename(parseS3Uri(u).key)))));
         passThrough.push('--py-files', local.join(','));
+      } else if (p === '--conf' && params[i + 1]?.startsWith('spark.jars=') === true) {
+        // Jars of the release image (EMR's own Delta Lake) are this machine's copies of the same
+        // release; any other path passes as it is, and spark-submit fails on it as EMR would.
+        const jars = (params[++i] ?? '').slice('spark.jars='.length).split(',');
+        passThrough.push('--conf', `spark.jars=${jars.map((j) => this.#o.imageJars[j] ?? j).join(',')}`);
       } else passThrough.push(p);
     }
     const entryPoint = await this.#download(driver.entryPoint, path.join(dir, path.basename(parseS3Uri(driver.entryPoint).key)));

@@ -9,20 +9,26 @@ import { type VersionState, versionStates } from './version-states.js';
 
 const LINEAGE = new Set(['_source_key', '_source_etag', '_ingested_at']);
 
-/** The rows of `curated/<dataset>/` in any store (copied to a temporary folder, read with pyarrow); [] when there is none. */
+/** The rows of `curated/<dataset>/` in any store (copied to a temporary folder, read with delta-rs, or pyarrow for a Parquet table); [] when there is none. */
 export async function curatedRows(store: ObjectStore, dataset: string): Promise<Record<string, unknown>[]> {
   const prefix = `curated/${dataset}/`;
   const folder = await tempDir('s3sw-curated-');
   let files = 0;
   for await (const object of listAll(store, prefix)) {
     const rel = object.key.slice(prefix.length);
-    if (!rel.endsWith('.parquet') || rel.split('/').some((s) => s.startsWith('_') || s.startsWith('.'))) continue;
+    if (!isTableFile(rel)) continue;
     const target = path.join(folder, ...rel.split('/'));
     await mkdir(path.dirname(target), { recursive: true });
     await writeFile(target, (await store.get(object.key))?.body ?? Buffer.alloc(0));
     files += 1;
   }
   return files === 0 ? [] : readParquetRows(folder);
+}
+
+/** A data file or a Delta log entry of a table (not Spark's `_SUCCESS`, staging or checksum files). */
+export function isTableFile(rel: string): boolean {
+  if (rel.startsWith('_delta_log/')) return /^_delta_log\/[^/]+\.(json|checkpoint\.parquet)$|^_delta_log\/_last_checkpoint$/u.test(rel);
+  return rel.endsWith('.parquet') && !rel.split('/').some((s) => s.startsWith('_') || s.startsWith('.'));
 }
 
 /** Rows (as JSON of their data columns, lineage left out) that occur more than once; with `keys`, keys that do. */

@@ -63,6 +63,9 @@ export function objectStoreConformance(name: string, makeStore: () => Promise<Ob
       const last = await store.listPage('raw/', { pageSize: 10 });
       expect(last.nextToken).toBeUndefined();
       expect((await store.listPage('nothing/')).objects).toEqual([]);
+      const after: string[] = [];
+      for await (const o of listAll(store, 'raw/', { pageSize: 2, startAfter: 'raw/a/10.parquet' })) after.push(o.key);
+      expect(after).toEqual(['raw/a/2.parquet', 'raw/b.parquet', 'raw/é.parquet']);
     });
 
     it('refuses keys that could escape the lake root', async () => {

@@ -1,3 +1,4 @@
+import { isTableFile } from '../helpers/lake-consistency.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -50,7 +51,7 @@ async function s3Rows(m: MotoServer, prefix: string): Promise<Record<string, unk
   const dir = await tempDir('s3sw-emr-rows-');
   const listed = await m.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/` }));
   for (const o of listed.Contents ?? []) {
-    if (!o.Key?.endsWith('.parquet')) continue;
+    if (o.Key === undefined || !isTableFile(o.Key.slice(prefix.length + 1))) continue;
     const file = path.join(dir, o.Key.slice(prefix.length + 1));
     await mkdir(path.dirname(file), { recursive: true });
     const body = await m.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key }));
@@ -74,7 +75,7 @@ async function emrEngineOnRehearsal(m: MotoServer, lakePrefix: string, family: R
     cwd: process.cwd(),
   });
   const runtime = rehearsalRuntime(family);
-  const { jars } = await requireRehearsalRuntime(runtime);
+  const { jars, imageJars } = await requireRehearsalRuntime(runtime);
   const store = await createStore(config);
   const s3a = s3aSparkSettings(config);
   const rehearsal = new EmrRehearsal({
@@ -83,6 +84,7 @@ async function emrEngineOnRehearsal(m: MotoServer, lakePrefix: string, family: R
     releaseLabel: labelOf(family),
     runtime,
     jars,
+    imageJars,
     sparkConf: s3a.conf,
     env: { PATH: process.env['PATH'] ?? '', ...s3a.env },
     workDir: await tempDir('s3sw-emr-rehearsal-'),
@@ -208,7 +210,9 @@ describe(
         const { hash } = await buildJobArtifacts(path.resolve('spark-jobs'));
         const driver = run?.request.jobDriver?.sparkSubmit;
         expect(driver?.entryPoint).toBe(`s3://${BUCKET}/${lake}/artifacts/${hash}/pipeline.py`);
-        expect(driver?.sparkSubmitParameters).toBe(`--py-files s3://${BUCKET}/${lake}/artifacts/${hash}/watcher_job.zip`);
+        expect(driver?.sparkSubmitParameters).toBe(
+          `--py-files s3://${BUCKET}/${lake}/artifacts/${hash}/watcher_job.zip --conf spark.jars=/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog`,
+        );
         const command = run?.command ?? [];
         expect(command[command.indexOf('--py-files') + 1]).toMatch(/\/watcher_job\.zip$/u);
         expect(command.slice(command.findIndex((a) => a.endsWith('/pipeline.py')) + 1)).toEqual(driver?.entryPointArguments);

@@ -67,6 +67,7 @@ describe('the shipped IAM policies, enforced on a real pass over the EMR rehears
     EMR_EXECUTION_ROLE_ARN: ROLE,
     DATASETS_DIR: datasetsDir,
     MAX_CONCURRENT_JOBS: '2',
+    MAX_FILES_PER_JOB: '10',
     MAX_ATTEMPTS: '1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
@@ -86,11 +87,12 @@ describe('the shipped IAM policies, enforced on a real pass over the EMR rehears
     recorder = await startS3RequestRecorder(moto.endpoint);
     admin = clientFor('admin', moto.endpoint);
 
-    // Two datasets: orders partitioned by day (the demo spec), plain with the same columns unpartitioned.
+    // Two datasets: orders partitioned by day (the demo spec: a Delta table), plain with the same
+    // columns unpartitioned and kept as Parquet (whose merge stages through metadata/staging/).
     datasetsDir = await tempDir('s3sw-iam-specs-');
     const orders = JSON.parse(await readFile(path.resolve('demo/datasets/orders.json'), 'utf8')) as Record<string, unknown>;
     await writeFile(path.join(datasetsDir, 'orders.json'), JSON.stringify(orders));
-    await writeFile(path.join(datasetsDir, 'plain.json'), JSON.stringify({ ...orders, partitionBy: undefined }));
+    await writeFile(path.join(datasetsDir, 'plain.json'), JSON.stringify({ ...orders, partitionBy: undefined, tableFormat: 'parquet' }));
     const dir = await tempDir('s3sw-iam-data-');
     await execa(venvPython(), [
       '-c',
@@ -127,13 +129,14 @@ for i, name in enumerate(sys.argv[2:]):
     // requests through the recording proxy; the policies are the same for both families.
     const family = RELEASE_FAMILIES.find((f) => f.name === 'emr-spark-8.x')!;
     const runtime = rehearsalRuntime(family);
-    const { jars } = await requireRehearsalRuntime(runtime);
+    const { jars, imageJars } = await requireRehearsalRuntime(runtime);
     const rehearsal = new EmrRehearsal({
       s3: jobS3, // EMR fetches the job code with the job's role
       applicationId: APP,
       releaseLabel: family.example,
       runtime,
       jars,
+      imageJars,
       // moto authorizes a multi-object delete against the bucket, not each key (S3 does each key):
       // single deletes keep the job's deletes checked per key, as on S3.
       sparkConf: { ...s3a.conf, 'spark.hadoop.fs.s3a.multiobjectdelete.enable': 'false' },
@@ -181,17 +184,19 @@ for i, name in enumerate(sys.argv[2:]):
   let emrCalls: EmrCall[] = [];
   let firstPassRequests: RecordedRequest[] = [];
 
-  it("a partitioned file, then an unpartitioned dataset's first and second file (through metadata/staging/): all succeed, and no request needs more than the shipped policies", async () => {
+  it("a batch of two partitioned files (a new Delta table), an unpartitioned Parquet dataset's first file, then a MERGE into the Delta table and the Parquet dataset's second file (through metadata/staging/): all succeed, and no request needs more than the shipped policies", async () => {
     await putRaw('raw/orders/2026/11/01/one.parquet', 'one');
+    await putRaw('raw/orders/2026/11/02/two.parquet', 'two');
     await putRaw('raw/plain/one.parquet', 'one');
     const from = recorder.requests.length;
     const { watcher, rehearsal, emr, close } = await watcherOnRehearsal('controller', 'job');
     try {
       const first = await watcher.reconciler.runPass();
-      expect(first, JSON.stringify(first.results.map((r) => r.error))).toMatchObject({ processed: 2, failed: 0, deadLettered: 0 });
+      expect(first, JSON.stringify(first.results.map((r) => r.error))).toMatchObject({ processed: 3, failed: 0, deadLettered: 0 });
       await putRaw('raw/plain/two.parquet', 'two');
-      await expect(watcher.reconciler.runPass()).resolves.toMatchObject({ processed: 1, failed: 0, upToDate: 2 });
-      expect([...rehearsal.runs.values()].map((r) => r.state)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
+      await putRaw('raw/orders/2026/11/03/three.parquet', 'three');
+      await expect(watcher.reconciler.runPass()).resolves.toMatchObject({ processed: 2, failed: 0, upToDate: 3 });
+      expect([...rehearsal.runs.values()].map((r) => r.state)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS']);
     } finally {
       await close();
     }
@@ -206,6 +211,8 @@ for i, name in enumerate(sys.argv[2:]):
     ) as { files: Record<string, unknown> };
     expect(Object.keys(marker.files).sort()).toEqual([
       'raw/orders/2026/11/01/one.parquet',
+      'raw/orders/2026/11/02/two.parquet',
+      'raw/orders/2026/11/03/three.parquet',
       'raw/plain/one.parquet',
       'raw/plain/two.parquet',
     ]);
@@ -229,6 +236,16 @@ for i, name in enumerate(sys.argv[2:]):
     expect(keysOf(job, 'PUT').some((k) => k.startsWith('lake/metadata/staging/curated/plain/'))).toBe(true);
     expect(keysOf(job, 'DELETE').some((k) => k.startsWith('lake/metadata/staging/curated/plain/'))).toBe(true);
     expect(keysOf(job, 'PUT').some((k) => k.startsWith('lake/curated/orders/order_date=2026-11-01/'))).toBe(true);
+    // The batch: its manifest written by the controller and read by the job; the Delta table's
+    // two commits (the batch's WRITE, then the third file's MERGE) written by the job.
+    expect(keysOf(controller, 'PUT').some((k) => k.startsWith('lake/metadata/batches/'))).toBe(true);
+    expect(keysOf(job, 'GET').some((k) => k.startsWith('lake/metadata/batches/'))).toBe(true);
+    expect(keysOf(job, 'PUT')).toEqual(
+      expect.arrayContaining([
+        'lake/curated/orders/_delta_log/00000000000000000000.json',
+        'lake/curated/orders/_delta_log/00000000000000000001.json',
+      ]),
+    );
 
     expect(formatDenied(deniedRequests(firstPassRequests, signers()))).toBe('');
     expect(emr.denied).toEqual([]);
@@ -329,7 +346,7 @@ for i, name in enumerate(sys.argv[2:]):
   });
 
   it('without iam:PassRole in the controller policy StartJobRun is denied: the pass fails naming it, and the version stays pending', async () => {
-    await putRaw('raw/orders/2026/11/02/two.parquet', 'two');
+    await putRaw('raw/orders/2026/11/04/four.parquet', 'two');
     const controller = policies['controller'] as PolicyDocument;
     const noPassRole = { ...controller, Statement: controller.Statement.filter((st) => st.Action !== 'iam:PassRole') };
     const { watcher, rehearsal, emr, close } = await watcherOnRehearsal('controller', 'job', noPassRole);
@@ -342,8 +359,8 @@ for i, name in enumerate(sys.argv[2:]):
       ]);
       expect(rehearsal.runs.size).toBe(0);
       const dead = await watcher.deadLetters.load();
-      expect(Object.keys(dead.document.deadLetters)).not.toContain('raw/orders/2026/11/02/two.parquet');
-      expect(Object.keys(dead.document.attempts)).not.toContain('raw/orders/2026/11/02/two.parquet');
+      expect(Object.keys(dead.document.deadLetters)).not.toContain('raw/orders/2026/11/04/four.parquet');
+      expect(Object.keys(dead.document.attempts)).not.toContain('raw/orders/2026/11/04/four.parquet');
     } finally {
       await close();
     }

@@ -13,7 +13,7 @@ import { createStore, createWatcher } from '../../src/cli/wiring.js';
 import { loadConfig } from '../../src/config/config.js';
 import { buildJobArtifacts } from '../../src/engines/emr/artifacts.js';
 import { clientTokenFor } from '../../src/engines/emr/client-token.js';
-import { buildStartJobRunInput } from '../../src/engines/emr/emr-request.js';
+import { buildStartJobRunInput, EMR_DELTA_PARAMETERS } from '../../src/engines/emr/emr-request.js';
 import { inflightKey } from '../../src/engines/emr/inflight.js';
 import { runReportKey } from '../../src/engines/run-report.js';
 import { ConfigError } from '../../src/errors.js';
@@ -161,7 +161,7 @@ describe('the EMR Serverless engine against moto server', { timeout: 60_000 }, (
           '--spec',
           '{"keys":["order_id"]}',
         ],
-        sparkSubmitParameters: `--py-files s3://${BUCKET}/lake/${artifacts.pyFilesKey} --conf spark.executor.cores=2`,
+        sparkSubmitParameters: `--py-files s3://${BUCKET}/lake/${artifacts.pyFilesKey} ${EMR_DELTA_PARAMETERS.join(' ')} --conf spark.executor.cores=2`,
       });
     } finally {
       await watcher.close();

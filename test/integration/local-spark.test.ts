@@ -5,8 +5,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import { createWatcher, type Watcher } from '../../src/cli/wiring.js';
+import type { CuratedTableState } from '../../src/state/curated-tables.js';
 import { MARKER_KEY, type MarkerDocument } from '../../src/state/marker.js';
-import { readParquetRows, venvPython } from '../helpers/python.js';
+import { deltaHistory, readParquetRows, venvPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -154,12 +155,24 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
     await writeFile(path.join(lake, 'raw/orders/2026/11/04.parquet'), 'not yet processed');
     const result = await execa(process.execPath, ['bin/s3-spark-watcher.js', 'status', '--json'], { env: { LAKE: lake } });
     const status = JSON.parse(String(result.stdout)) as {
-      datasets: { dataset: string; processed: number; pending: number; lastSuccess: string }[];
+      datasets: { dataset: string; processed: number; pending: number; lastSuccess: string; curated: CuratedTableState | null }[];
     };
     expect(status.datasets.map(({ dataset, processed, pending }) => ({ dataset, processed, pending }))).toEqual([
       { dataset: 'customers', processed: 2, pending: 0 },
       { dataset: 'orders', processed: 2, pending: 1 },
     ]);
     expect(status.datasets[0]?.lastSuccess).toBe((await marker()).files['raw/customers/more.parquet']?.finishedAt);
+    // Each curated table is a Delta table: its version and latest commit, the run that made it, as delta-rs sees them.
+    const customers = await deltaHistory(path.join(lake, 'curated', 'customers'));
+    expect(status.datasets[0]?.curated).toEqual({
+      format: 'delta',
+      version: customers.version,
+      committedAt: customers.committedAt,
+      operation: customers.operation,
+      runId: expect.any(String) as string,
+    });
+    expect(customers.version).toBeGreaterThan(0); // more.parquet was merged into the table the first file made
+    const runId = status.datasets[0]?.curated?.format === 'delta' ? status.datasets[0].curated.runId : null;
+    expect(existsSync(path.join(lake, '..', 'logs', `${runId ?? '-'}.log`))).toBe(true); // a run of this controller
   });
 });

@@ -60,6 +60,7 @@ describe('status with ENGINE=emr-serverless: what each run was billed', () => {
         shownRuns: 3,
         deadLetters: [],
         running: { unknown: 'not asked' },
+        curated: new Map(),
       }),
     );
     expect(text).toMatch(/billed vCPU-h\s+GB-h/u);

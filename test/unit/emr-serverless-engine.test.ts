@@ -1,3 +1,4 @@
+import { EMR_DELTA_PARAMETERS } from '../../src/engines/emr/emr-request.js';
 import path from 'node:path';
 import {
   CancelJobRunCommand,
@@ -184,7 +185,7 @@ describe('the EMR Serverless engine (aws-sdk-client-mock, virtual time)', () => 
             '--spec',
             '{"keys":["order_id"]}',
           ],
-          sparkSubmitParameters: `--py-files s3://lake-bucket/lake/artifacts/${hash}/watcher_job.zip`,
+          sparkSubmitParameters: `--py-files s3://lake-bucket/lake/artifacts/${hash}/watcher_job.zip ${EMR_DELTA_PARAMETERS.join(' ')}`,
         },
       },
       configurationOverrides: { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: 's3://lake-bucket/logs/emr/' } } },

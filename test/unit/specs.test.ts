@@ -30,6 +30,7 @@ describe('dataset specs', () => {
     ['{"rules": [{"name": "r"}]}', /rules\[0\]\.expr: must be a non-empty Spark SQL expression/u],
     ['{"required": ["Order ID"]}', /required\[0\]: "Order ID" is not a snake_case column name/u],
     ['{"columns": {"amount": "decimal(40,2)"}}', /columns\.amount/u],
+    ['{"tableFormat": "iceberg"}', /tableFormat: must be "delta" or "parquet", got "iceberg"/u],
   ])('stops start-up naming the file and the field: %s', async (text, message) => {
     const dir = await specsDir({ 'orders.json': text });
     const error = await loadDatasetSpecs(dir).catch((e: unknown) => e);
@@ -47,6 +48,7 @@ describe('dataset specs', () => {
       orderBy: ['ts'],
       partitionBy: [{ name: 'day', expr: 'to_date(ts)' }],
       nullTokens: ['-', ''],
+      tableFormat: 'parquet',
     };
     const specs = await loadDatasetSpecs(await specsDir({ 'events.json': JSON.stringify(spec), 'README.txt': 'ignored' }));
     expect(specs.get('events')).toEqual(spec);

@@ -110,6 +110,7 @@ describe('status', () => {
       error: 'raw/orders/broken.parquet is not a Parquet file',
     });
     expect(status.datasets[0]?.lastFailure).toBeNull();
+    expect(status.datasets.map((d) => d.curated)).toEqual([null, null]); // the scripted engine writes no table
     // no watch process to ask: running is unknown, not zero
     expect(status.datasets[0]?.running).toBeNull();
     expect(status.running).toEqual({ unknown: expect.stringContaining('METRICS_PORT') });
@@ -124,8 +125,8 @@ describe('status', () => {
     const { ctx, out } = context(root, ['status']);
     expect(await main(ctx)).toBe(0);
     const text = out();
-    expect(text).toMatch(/^dataset\s+processed\s+pending\s+running\s+dead-lettered\s+last success\s+last failure$/mu);
-    expect(text).toMatch(/^orders\s+1\s+1\s+\?\s+0\s+\S+\s+2026-11-28T12:00:01.000Z raw\/orders\/broken.parquet: raw\/orders/mu);
+    expect(text).toMatch(/^dataset\s+processed\s+pending\s+running\s+dead-lettered\s+curated\s+last success\s+last failure$/mu);
+    expect(text).toMatch(/^orders\s+1\s+1\s+\?\s+0\s+-\s+\S+\s+2026-11-28T12:00:01.000Z raw\/orders\/broken.parquet: raw\/orders/mu);
     expect(text).toMatch(/^20261128T100000000Z-aaaaaaaaaaaa\s+succeeded\s+12\.5 s\s+9\s+8\s+1\s+8\s+raw\/orders\/a.parquet$/mu);
   });
 

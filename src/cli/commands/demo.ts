@@ -11,6 +11,7 @@ import { checkJava } from '../../engines/spark-install.js';
 import { portAnswers } from '../../engines/connect/spark-remote.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary } from '../format-summary.js';
+import { ensureDeltaJars } from '../delta-jars-setup.js';
 import { ensurePythonEnv } from '../python-env.js';
 import { createWatcher } from '../wiring.js';
 import { childEnv } from './setup.js';
@@ -35,6 +36,7 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
   say('1/3 Python and Java');
   await ensurePythonEnv({ env, quiet: false, say });
   say(`    ${await checkJava(env)}`);
+  await ensureDeltaJars({ env, say: (line) => say(`    ${line}`) });
 
   say(`2/3 Sample raw files in ${config.lake.root}/raw`);
   const generated = await execa(VENV_PYTHON, [path.join(PROJECT_ROOT, 'demo', 'make_demo_data.py'), '--lake', config.lake.root], {

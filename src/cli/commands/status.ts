@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { candidateFilter } from '../../discovery/candidates.js';
 import { PollingDiscovery } from '../../discovery/poller.js';
 import { ConfigError } from '../../errors.js';
+import { type CuratedTableState, curatedTableState } from '../../state/curated-tables.js';
 import { MarkerStore } from '../../state/marker.js';
 import { readRecentRuns } from '../../state/run-history.js';
 import { withEmrUsage } from '../emr-run-usage.js';
@@ -13,8 +14,9 @@ import { buildStatus, formatStatus } from '../status-report.js';
 import { createStore } from '../wiring.js';
 
 export const statusHelp = `status [--json] [--runs N]
-                per dataset: processed, pending, running, dead-lettered, last success and failure;
-                then the last N runs (default 10) with duration and row counts`;
+                per dataset: processed, pending, running, dead-lettered, its curated table (a Delta
+                table's version and last commit), last success and failure; then the last N runs
+                (default 10) with duration and row counts`;
 
 /** Failures are looked for among this many newest run reports. */
 export const RUN_REPORTS_SCANNED = 200;
@@ -41,6 +43,13 @@ export async function statusCommand(
     deadLettersOf(store)(),
     runningFromWatch(config.metrics),
   ]);
+  const curated = new Map<string, CuratedTableState>();
+  await Promise.all(
+    [...new Set(candidates.map((c) => c.dataset))].map(async (dataset) => {
+      const state = await curatedTableState(store, dataset);
+      if (state !== undefined) curated.set(dataset, state);
+    }),
+  );
   const status = buildStatus({
     lake: store.description,
     marker: document,
@@ -49,6 +58,7 @@ export async function statusCommand(
     shownRuns,
     deadLetters: dead,
     running,
+    curated,
   });
   writeLine(ctx.stdout, values.json ? JSON.stringify(status) : formatStatus(status));
   return 0;

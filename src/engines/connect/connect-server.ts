@@ -4,6 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PrerequisiteError } from '../../errors.js';
+import { DELTA_SPARK_CONF, deltaJars } from '../delta-support.js';
 import { signalProcessGroup } from '../process-tree.js';
 import { DEFAULT_DRIVER_MEMORY, localSparkConf } from '../local-spark-conf.js';
 import { readTail } from '../spark-submit-engine.js';
@@ -100,12 +101,18 @@ export async function startConnectServer(
         'stop it with `s3-spark-watcher spark-connect stop`, or choose another port with --port',
     );
   }
+  // Curated tables are Delta Lake tables: every server this tool starts loads Delta.
+  const withDelta: ConnectServerOptions = {
+    ...o,
+    jars: [...deltaJars(o.sparkSubmit), ...(o.jars ?? [])],
+    sparkConf: { ...DELTA_SPARK_CONF, ...o.sparkConf },
+  };
   await mkdir(o.stateDir, { recursive: true });
   const logFile = path.join(o.stateDir, `spark-connect-${o.port}.log`);
   const out = openSync(logFile, 'w', 0o600);
   let child;
   try {
-    child = spawn(o.sparkSubmit, connectServerArgs(o), {
+    child = spawn(o.sparkSubmit, connectServerArgs(withDelta), {
       env: { ...withUtf8Locale(o.env), SPARK_LOCAL_IP: o.env['SPARK_LOCAL_IP'] ?? '127.0.0.1' },
       detached: true,
       stdio: ['ignore', out, out],

@@ -1,3 +1,4 @@
+import { DELTA_SPARK_CONF, EMR_DELTA_JARS } from '../delta-support.js';
 import type { Configuration, RetryPolicy, StartJobRunCommandInput } from '@aws-sdk/client-emr-serverless';
 import type { JobRequest } from '../engine.js';
 import { jobArguments } from '../job-arguments.js';
@@ -38,6 +39,17 @@ export function jobRunName(dataset: string, runId: string): string {
   return `s3-spark-watcher ${dataset} ${runId}`.slice(0, 256);
 }
 
+/**
+ * Curated tables are Delta Lake tables: the release image's own Delta jars (EMR 7.0 and later
+ * ship them under /usr/share/aws/delta/lib/, not on the class path) and the settings that load
+ * them, as EMR's guide to Delta Lake on EMR Serverless gives them.
+ */
+export const EMR_DELTA_PARAMETERS: readonly string[] = [
+  '--conf',
+  `spark.jars=${EMR_DELTA_JARS.join(',')}`,
+  ...Object.entries(DELTA_SPARK_CONF).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+];
+
 /** One attempt at one job: its run id (names the report) and its idempotency token. */
 export interface EmrAttempt {
   readonly runId: string;
@@ -56,7 +68,12 @@ function tagValue(value: string): string {
  */
 export function buildStartJobRunInput(settings: EmrRequestSettings, job: JobRequest, attempt: EmrAttempt): StartJobRunCommandInput {
   const uri = (key: string): string => `${settings.lakeUri}/${key}`;
-  const sparkSubmitParameters = ['--py-files', uri(settings.pyFilesKey), settings.sparkSubmitParameters?.trim() ?? '']
+  const sparkSubmitParameters = [
+    '--py-files',
+    uri(settings.pyFilesKey),
+    ...EMR_DELTA_PARAMETERS,
+    settings.sparkSubmitParameters?.trim() ?? '',
+  ]
     .filter((p) => p !== '')
     .join(' ');
   return {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { PROJECT_ROOT, REQUIREMENTS_PATH, SPARK_JOBS_DIR, VENV_DIR } from '../../config/project-paths.js';
 import { PrerequisiteError } from '../../errors.js';
+import { EMR_DELTA_JARS, deltaJars } from '../delta-support.js';
 import { s3aJars } from '../s3a-support.js';
 import { isVenvCurrent } from '../venv-stamp.js';
 import { RELEASE_FAMILIES, type ReleaseFamily } from './release-families.js';
@@ -67,7 +68,7 @@ export function acceptedPythons(runtime: RehearsalRuntime): readonly string[] {
  * The runtime's s3a jars, once it is installed and current (stamp matches its requirements file);
  * otherwise a PrerequisiteError naming the setup command to run.
  */
-export async function requireRehearsalRuntime(runtime: RehearsalRuntime): Promise<{ jars: string[] }> {
+export async function requireRehearsalRuntime(runtime: RehearsalRuntime): Promise<RehearsalJars> {
   const what = `The ${runtime.family.name} rehearsal runs on Spark ${runtime.family.sparkLine} with Python ${runtime.family.rehearsalPython} in ${path.relative(PROJECT_ROOT, runtime.venvDir)}`;
   if (!existsSync(runtime.sparkSubmit) || !(await isVenvCurrent(runtime.venvDir, runtime.requirements))) {
     throw new PrerequisiteError(
@@ -85,10 +86,18 @@ export async function requireRehearsalRuntime(runtime: RehearsalRuntime): Promis
     );
   }
   try {
-    return { jars: s3aJars(runtime.sparkSubmit) };
+    const delta = deltaJars(runtime.sparkSubmit);
+    return { jars: s3aJars(runtime.sparkSubmit), imageJars: Object.fromEntries(EMR_DELTA_JARS.map((image, i) => [image, delta[i] ?? ''])) };
   } catch (error) {
-    throw new PrerequisiteError(`${what}, whose s3a jars are missing. Run \`${runtime.setupCommand}\`.`, { cause: error });
+    throw new PrerequisiteError(`${what}, whose s3a or Delta Lake jars are missing. Run \`${runtime.setupCommand}\`.`, { cause: error });
   }
+}
+
+/** What the rehearsal adds to the runtime's Spark: the s3a jars, and the local copies of the jars a release image ships. */
+export interface RehearsalJars {
+  readonly jars: string[];
+  /** A jar's path in the EMR image (EMR_DELTA_JARS) -> the same release's jar here, from Maven Central. */
+  readonly imageJars: Readonly<Record<string, string>>;
 }
 
 /** `3.9` for a Python 3.9.x; undefined when it does not run. */
