@@ -78,7 +78,7 @@ export function deltaReleaseFor(sparkSubmit: string): DeltaRelease {
   if (found === undefined) {
     throw new PrerequisiteError(
       version === undefined
-        ? `Cannot tell which Spark ${sparkSubmit} runs (no spark-core jar beside it), so the Delta Lake jars cannot be matched. Use the project's PySpark (npx s3-spark-watcher setup).`
+        ? `Cannot tell which Spark ${sparkSubmit} runs (no spark-core jar in a jars/ folder beside its bin/), so the Delta Lake jars cannot be matched. Set SPARK_SUBMIT to bin/spark-submit of a Spark install (not a wrapper script), or use the project's PySpark (npx s3-spark-watcher setup).`
         : `Spark ${version} has no Delta Lake release here (supported: ${DELTA_RELEASES.map((r) => `Spark ${r.sparkLine}`).join(', ')}). Use the project's PySpark (npx s3-spark-watcher setup).`,
     );
   }

@@ -68,7 +68,15 @@ describe('watch with METRICS_PORT, one real Spark job', { timeout: 180_000 }, ()
 
     // after it
     await until(async () => (await scrape(`${url}/metrics`)).get('s3sw_jobs_succeeded_total') === 1, 'the job succeeds', 150_000);
-    await until(async () => (await scrape(`${url}/metrics`)).get('s3sw_pending_versions') === 0, 'a pass sees nothing pending', 30_000);
+    // The gauge drops when the job succeeds, before its pass ends: wait for a pass that has finished too.
+    await until(
+      async () => {
+        const m = await scrape(`${url}/metrics`);
+        return m.get('s3sw_pending_versions') === 0 && (m.get('s3sw_last_successful_pass_timestamp_seconds') ?? 0) > 0;
+      },
+      'a finished pass sees nothing pending',
+      30_000,
+    );
     const after = await scrape(`${url}/metrics`);
     expect(after.get('s3sw_files_discovered_total')).toBe(1);
     expect(after.get('s3sw_jobs_submitted_total')).toBe(1);
@@ -98,7 +106,17 @@ describe('watch with METRICS_PORT, one real Spark job', { timeout: 180_000 }, ()
       ),
     ) as StatusReport;
     expect(status.datasets).toEqual([
-      { dataset: 'orders', processed: 1, pending: 0, running: 0, deadLettered: 0, lastSuccess: entry?.finishedAt, lastFailure: null },
+      {
+        dataset: 'orders',
+        processed: 1,
+        pending: 0,
+        running: 0,
+        deadLettered: 0,
+        lastSuccess: entry?.finishedAt,
+        lastFailure: null,
+        // curated is a Delta table the run created: version 0, committed by that run
+        curated: expect.objectContaining({ format: 'delta', version: 0, operation: 'WRITE', runId: entry?.runId }),
+      },
     ]);
     expect(status.runs).toEqual([
       expect.objectContaining({ runId: entry?.runId, key: 'raw/orders/2026/orders.parquet', status: 'succeeded', rows: entry?.rows }),

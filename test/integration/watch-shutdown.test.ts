@@ -7,12 +7,12 @@ import { ProcessTable } from '../../src/engines/process-table.js';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { processesMentioning } from '../helpers/processes.js';
+import { standInSparkHome } from '../helpers/stand-in-spark-home.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 import { versionStates } from '../helpers/version-states.js';
 
 type Line = Record<string, unknown>;
-const FAKE = path.resolve('test/helpers/fake-spark-submit.mjs');
 const GRACE_SECONDS = 2;
 
 /**
@@ -29,11 +29,12 @@ describe('SIGTERM to watch mid-job', { timeout: 60_000 }, () => {
     await writeFile(path.join(lake, 'raw/orders/b.parquet'), 'B');
     const childPidFile = path.join(root, 'child.pid');
     const runLogs = path.join(root, 'runs');
+    const sparkSubmit = await standInSparkHome(root);
     const watch = execa(process.execPath, ['bin/s3-spark-watcher.js', 'watch'], {
       env: {
         LAKE: lake,
         ENGINE: 'local',
-        SPARK_SUBMIT: FAKE,
+        SPARK_SUBMIT: sparkSubmit,
         FAKE_SPARK_MODE: 'hang',
         FAKE_PID_FILE: childPidFile,
         RUN_LOG_DIR: runLogs,
