@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except JobError as error:
         return _fail(error)
 
-    from pyspark.sql import SparkSession
+    from watcher_job.session import job_session
 
     # Spark 4 logs every analysis error (with the JVM stack) through this Python logger; the
     # spec validation provokes some on purpose, and the one-line reason below is what counts.
@@ -82,18 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Reuse a session someone else owns (a worker, a test, Spark Connect) and leave it running;
     # stop only the session this call created.
-    spark = SparkSession.getActiveSession()
-    owned = spark is None
-    if owned:
-        spark = SparkSession.builder.appName("s3-spark-watcher").getOrCreate()
-    try:
-        run_job(spark, args)
-        return EXIT_OK
-    except JobError as error:
-        return _fail(error)
-    finally:
-        if owned:
-            spark.stop()
+    with job_session("s3-spark-watcher") as spark:
+        try:
+            run_job(spark, args)
+            return EXIT_OK
+        except JobError as error:
+            return _fail(error)
 
 
 if __name__ == "__main__":

@@ -119,7 +119,8 @@ def probe_curated(spark: SparkSession, uri: str, table_format: str | None = None
     if files is not None and table_format == "delta":
         raise CuratedConflictError(
             f'curated table {uri} is a Parquet table but the spec says tableFormat "delta": convert it in place'
-            f" first, with no controller running on the dataset (Spark SQL: {convert_statement(uri, files)}),"
+            f" first, with `s3-spark-watcher curated convert {uri.rstrip('/').rsplit('/', 1)[-1]}` or with no"
+            f" controller running on the dataset (Spark SQL: {convert_statement(uri, files)}),"
             " or remove tableFormat to keep it Parquet",
             type="CuratedFormatConflict",
         )

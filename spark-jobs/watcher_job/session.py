@@ -59,3 +59,18 @@ def session_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None
                 spark.conf.unset(k)
             else:
                 spark.conf.set(k, v)
+
+
+@contextmanager
+def job_session(app_name: str) -> Iterator[SparkSession]:
+    """The session someone else owns (a worker, a test, Spark Connect), left running; else a new
+    one named `app_name`, stopped afterwards."""
+    spark = SparkSession.getActiveSession()
+    owned = spark is None
+    if owned:
+        spark = SparkSession.builder.appName(app_name).getOrCreate()
+    try:
+        yield spark
+    finally:
+        if owned:
+            spark.stop()

@@ -8,8 +8,8 @@ import { createEmrEngine } from '../engines/emr/create-emr-engine.js';
 import { DELTA_SPARK_CONF, deltaJars } from '../engines/delta-support.js';
 import type { SparkEngine } from '../engines/engine.js';
 import { s3aJars, s3aSparkSettings } from '../engines/s3a-support.js';
-import { checkJava, resolveSparkInstall } from '../engines/spark-install.js';
-import { SparkSubmitEngine } from '../engines/spark-submit-engine.js';
+import { type SparkInstall, checkJava, resolveSparkInstall } from '../engines/spark-install.js';
+import { SparkSubmitEngine, type SparkSubmitSettings } from '../engines/spark-submit-engine.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** The engine ENGINE names: local spark-submit, Spark Connect, auto (Connect when it answers), or EMR Serverless. */
@@ -30,23 +30,41 @@ export async function createEngine(config: Config, store: ObjectStore): Promise<
     });
   if (config.engine === 'connect') return connect();
 
-  await checkJava(config.childEnv);
-  const s3a = config.lake.kind === 's3' ? { ...s3aSparkSettings(config), jars: s3aJars(install.sparkSubmit) } : undefined;
-  const deltaJarFiles = deltaJars(install.sparkSubmit); // before the first job: a missing jar is a prerequisite, said once
+  const spark = await localSpark(config, install);
   const local = new SparkSubmitEngine({
-    sparkSubmit: install.sparkSubmit,
-    pysparkPython: install.pysparkPython,
-    master: config.sparkMaster,
-    ...(config.sparkDriverMemory !== undefined ? { driverMemory: config.sparkDriverMemory } : {}),
+    ...spark,
     pipelinePath: PIPELINE_PATH,
     lakeUri: sparkLakeUri(config.lake),
     store,
     logDir: config.runLogDir,
     timeoutMs: config.jobTimeoutMs,
-    env: { ...config.childEnv, ...s3a?.env },
-    sparkConf: { ...DELTA_SPARK_CONF, ...s3a?.conf },
-    jars: [...deltaJarFiles, ...(s3a?.jars ?? [])],
   });
   if (config.engine === 'local') return local;
   return new AutoEngine({ connect: connect(), local, connectAnswers: (signal) => portAnswers(config.sparkRemote, 500, signal) });
+}
+
+/** How to run a script on this machine's Spark: spark-submit, its Python, env, and settings for the lake (Delta, s3a). */
+export interface LocalSpark extends SparkSubmitSettings {
+  readonly sparkSubmit: string;
+  readonly pysparkPython: string | undefined;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Checks Java and finds the jars (Delta, and s3a for an S3 lake) before anything runs: a missing one is a prerequisite, said once. */
+export async function localSpark(
+  config: Config,
+  install: SparkInstall = resolveSparkInstall(config.sparkSubmit, config.childEnv),
+): Promise<LocalSpark> {
+  await checkJava(config.childEnv);
+  const s3a = config.lake.kind === 's3' ? { ...s3aSparkSettings(config), jars: s3aJars(install.sparkSubmit) } : undefined;
+  const deltaJarFiles = deltaJars(install.sparkSubmit);
+  return {
+    sparkSubmit: install.sparkSubmit,
+    pysparkPython: install.pysparkPython,
+    master: config.sparkMaster,
+    ...(config.sparkDriverMemory !== undefined ? { driverMemory: config.sparkDriverMemory } : {}),
+    env: { ...config.childEnv, ...s3a?.env },
+    sparkConf: { ...DELTA_SPARK_CONF, ...s3a?.conf },
+    jars: [...deltaJarFiles, ...(s3a?.jars ?? [])],
+  };
 }

@@ -8,6 +8,7 @@ import { SETTINGS } from '../config/config.js';
 /** The settings' names in --help, in one column with two spaces after the longest. */
 const NAME_WIDTH = Math.max(...SETTINGS.map((s) => s.name.length)) + 2;
 import { type CommandContext, defaultContext, writeLine } from './context.js';
+import { curatedCommand, curatedHelp } from './commands/curated.js';
 import { deadLetterCommand, deadLetterHelp } from './commands/dead-letter.js';
 import { markerCommand, markerHelp } from './commands/marker.js';
 import { demoCommand, demoHelp } from './commands/demo.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
   'spark-connect': sparkConnectCommand,
   'dead-letter': deadLetterCommand,
   marker: markerCommand,
+  curated: curatedCommand,
 };
 
 function help(): string {
@@ -34,7 +36,7 @@ function help(): string {
 Usage: s3-spark-watcher <command> [options]
 
 Commands:
-  ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, markerHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
+  ${[watchHelp, onceHelp, statusHelp, deadLetterHelp, markerHelp, curatedHelp, setupHelp, demoHelp, sparkConnectHelp].join('\n  ')}
 
 Configuration comes from the environment and ./.env:
 ${SETTINGS.map((s) => `  ${s.name.padEnd(NAME_WIDTH)}${s.meaning} (default: ${s.default})`).join('\n')}

@@ -11,3 +11,5 @@ export const VENV_DIR = path.join(PROJECT_ROOT, '.venv');
 export const VENV_PYTHON = path.join(VENV_DIR, 'bin', 'python');
 export const VENV_SPARK_SUBMIT = path.join(VENV_DIR, 'bin', 'spark-submit');
 export const WORKER_PATH = path.join(SPARK_JOBS_DIR, 'worker.py');
+/** Converts a Parquet curated table to Delta in place (`curated convert`). */
+export const CURATED_CONVERT_PATH = path.join(SPARK_JOBS_DIR, 'curated_convert.py');

@@ -48,6 +48,32 @@ export interface SparkSubmitEngineEvents {
   'orphan:stopped': StoppedOrphan;
 }
 
+/** How spark-submit runs a script here: master, name, driver memory, Spark settings, jars. */
+export type SparkSubmitSettings = Pick<SparkSubmitEngineOptions, 'master' | 'driverMemory' | 'sparkConf' | 'jars'>;
+
+/** spark-submit's arguments before the script (the same for a job and for `curated convert`). */
+export function sparkSubmitOptions(o: SparkSubmitSettings, name: string): string[] {
+  const local = (o.master ?? 'local[*]').startsWith('local');
+  const conf: Record<string, string> = {
+    'spark.ui.enabled': 'false',
+    ...(local ? localSparkConf() : {}),
+    // In local mode the jars are on this machine: put them on the class path instead of
+    // copying them (the AWS SDK bundle is 558 MB) into Spark's temp folder on every run.
+    ...(local && o.jars?.length ? { 'spark.driver.extraClassPath': o.jars.join(':') } : {}),
+    ...o.sparkConf,
+  };
+  return [
+    '--master',
+    o.master ?? 'local[*]',
+    '--name',
+    name,
+    '--driver-memory',
+    o.driverMemory ?? DEFAULT_DRIVER_MEMORY.job,
+    ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
+    ...(!local && o.jars?.length ? ['--jars', o.jars.join(',')] : []),
+  ];
+}
+
 /**
  * The local engine: one cold `spark-submit spark-jobs/pipeline.py ...` per file version, started
  * in its own process group so a timeout or shutdown stops the whole tree (bash, JVM, Python).
@@ -80,24 +106,8 @@ export class SparkSubmitEngine implements SparkEngine {
 
   /** The exact argument array (no shell ever parses it). */
   commandFor(job: JobRequest): string[] {
-    const local = (this.#o.master ?? 'local[*]').startsWith('local');
-    const conf: Record<string, string> = {
-      'spark.ui.enabled': 'false',
-      ...(local ? localSparkConf() : {}),
-      // In local mode the jars are on this machine: put them on the class path instead of
-      // copying them (the AWS SDK bundle is 558 MB) into Spark's temp folder on every run.
-      ...(local && this.#o.jars?.length ? { 'spark.driver.extraClassPath': this.#o.jars.join(':') } : {}),
-      ...this.#o.sparkConf,
-    };
     return [
-      '--master',
-      this.#o.master ?? 'local[*]',
-      '--name',
-      `s3-spark-watcher ${job.dataset} ${job.runId}`,
-      '--driver-memory',
-      this.#o.driverMemory ?? DEFAULT_DRIVER_MEMORY.job,
-      ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]),
-      ...(!local && this.#o.jars?.length ? ['--jars', this.#o.jars.join(',')] : []),
+      ...sparkSubmitOptions(this.#o, `s3-spark-watcher ${job.dataset} ${job.runId}`),
       this.#o.pipelinePath,
       ...jobArguments(this.#o.lakeUri, job),
     ];

@@ -27,7 +27,8 @@ export async function curatedTableState(store: ObjectStore, dataset: string, sig
   const log = `${root}_delta_log/`;
   const checkpoint = await checkpointVersion(store, log, signal);
   let latest: number | undefined;
-  const from = checkpoint === undefined ? {} : { startAfter: `${log}${String(Math.max(checkpoint - 1, 0)).padStart(20, '0')}.json` };
+  // Listing starts just after the commit before the checkpoint's (the listing's startAfter is exclusive).
+  const from = checkpoint === undefined || checkpoint === 0 ? {} : { startAfter: `${log}${String(checkpoint - 1).padStart(20, '0')}.json` };
   for await (const object of listAll(store, log, { ...from, ...(signal ? { signal } : {}) })) {
     const m = COMMIT.exec(object.key.slice(log.length));
     if (m?.[1] !== undefined) latest = Math.max(latest ?? 0, Number(m[1]));

@@ -41,6 +41,23 @@ describe('curated table state (status)', () => {
     expect(await curatedTableState(store, 'events')).toMatchObject({ format: 'delta', version: 1, operation: 'OPTIMIZE', runId: null });
   });
 
+  it('reads a table whose only commit has a checkpoint (CONVERT TO DELTA writes one at version 0)', async () => {
+    const store = new LocalObjectStore(await tempDir());
+    await store.put(
+      log('converted', 0),
+      commit(1_764_000_000_000, 'CONVERT', JSON.stringify({ app: 's3-spark-watcher', runId: 'convert-1' })),
+    );
+    await store.put('curated/converted/_delta_log/00000000000000000000.checkpoint.parquet', 'x');
+    await store.put('curated/converted/_delta_log/_last_checkpoint', JSON.stringify({ version: 0, size: 3 }));
+    await store.put('curated/converted/order_date=2026-11-01/part-0.snappy.parquet', 'x');
+    expect(await curatedTableState(store, 'converted')).toMatchObject({
+      format: 'delta',
+      version: 0,
+      operation: 'CONVERT',
+      runId: 'convert-1',
+    });
+  });
+
   it('tells a Parquet table from no table', async () => {
     const store = new LocalObjectStore(await tempDir());
     await store.put('curated/plain/order_date=2026-11-01/part-0.snappy.parquet', 'x');
