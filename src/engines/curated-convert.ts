@@ -1,9 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PermanentJobError, RetryableJobError } from './job-errors.js';
+import { RetryableJobError } from './job-errors.js';
 import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
-import { PERMANENT_EXIT_CODE, type SparkSubmitSettings, jobReason, readTail, sparkSubmitOptions } from './spark-submit-engine.js';
-import { withUtf8Locale } from './utf8-locale.js';
+import { type SparkSubmitSettings, exitError, readTail, sparkSubmitEnv, sparkSubmitOptions } from './spark-submit-engine.js';
 
 /** What `spark-jobs/curated_convert.py` says it did (its last stdout line). */
 export interface CuratedConversion {
@@ -47,9 +46,7 @@ export async function convertCuratedTable(o: CuratedConvertOptions, signal?: Abo
   signal?.throwIfAborted();
   await mkdir(path.dirname(o.logPath), { recursive: true });
   await writeFile(o.logPath, '', { mode: 0o600 });
-  const env = withUtf8Locale(o.env);
-  if (o.pysparkPython !== undefined) env['PYSPARK_PYTHON'] = env['PYSPARK_DRIVER_PYTHON'] = o.pysparkPython;
-  if (o.master?.startsWith('local') !== false) env['SPARK_LOCAL_IP'] ??= '127.0.0.1';
+  const env = sparkSubmitEnv(o);
   const args = [
     ...sparkSubmitOptions(o, `s3-spark-watcher curated convert ${o.dataset}`),
     o.scriptPath,
@@ -76,7 +73,6 @@ export async function convertCuratedTable(o: CuratedConvertOptions, signal?: Abo
     if (line !== undefined) return JSON.parse(line.slice(RESULT_PREFIX.length)) as CuratedConversion;
   }
   const logTail = await readTail(o.logPath);
-  const reason = jobReason(logTail) ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.exitCode)}`);
-  if (exit.exitCode === PERMANENT_EXIT_CODE) throw new PermanentJobError(reason, { ...details, logTail });
-  throw new RetryableJobError(exit.exitCode === 0 ? 'it exited 0 but printed no result' : reason, { ...details, logTail });
+  if (exit.exitCode === 0) throw new RetryableJobError('it exited 0 but printed no result', { ...details, logTail });
+  throw exitError(exit, { ...details, logTail });
 }

@@ -4,8 +4,8 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { TypedEmitter } from '../controller/typed-emitter.js';
 import type { JobRequest, SparkEngine } from './engine.js';
 import { JobProcessRecords, type StoppedOrphan } from './job-process-records.js';
-import { PermanentJobError, RetryableJobError } from './job-errors.js';
-import { type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
+import { type JobFailureDetails, PermanentJobError, RetryableJobError } from './job-errors.js';
+import { type ProcessExit, type SpawnFn, signalProcessGroup, spawnProcessGroup } from './process-tree.js';
 import { DEFAULT_DRIVER_MEMORY, localSparkConf } from './local-spark-conf.js';
 import { jobArguments } from './job-arguments.js';
 import { type JobReport, readRunReport } from './run-report.js';
@@ -119,10 +119,7 @@ export class SparkSubmitEngine implements SparkEngine {
     await mkdir(this.#o.logDir, { recursive: true });
     const logPath = path.join(this.#o.logDir, `${job.runId}.log`);
     await writeFile(logPath, '', { mode: 0o600 }); // the job appends; a retried run id starts clean
-    const env = withUtf8Locale(this.#o.env);
-    if (this.#o.pysparkPython !== undefined) env['PYSPARK_PYTHON'] = env['PYSPARK_DRIVER_PYTHON'] = this.#o.pysparkPython;
-    // A local master needs no network name; this spares Spark a hostname lookup and a warning.
-    if (this.#o.master?.startsWith('local') !== false) env['SPARK_LOCAL_IP'] ??= '127.0.0.1';
+    const env = sparkSubmitEnv(this.#o);
     const child = this.#spawn(this.#o.sparkSubmit, this.commandFor(job), {
       env,
       cwd: path.dirname(this.#o.pipelinePath),
@@ -178,15 +175,31 @@ export class SparkSubmitEngine implements SparkEngine {
         throw new RetryableJobError(`the job exited 0 but its report says ${report.status}`, { ...details, logTail });
       return report;
     }
-    const reason = jobReason(logTail) ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`);
-    if (exit.exitCode === PERMANENT_EXIT_CODE) throw new PermanentJobError(reason, { ...details, logTail });
-    throw new RetryableJobError(reason, { ...details, logTail });
+    throw exitError(exit, { ...details, logTail });
   }
 
   async close(): Promise<void> {
     for (const pid of this.#running) signalProcessGroup(pid, 'SIGKILL');
     this.#running.clear();
   }
+}
+
+/** spark-submit's environment: UTF-8, the PySpark Python, and no hostname lookup for a local master. */
+export function sparkSubmitEnv(o: Pick<SparkSubmitEngineOptions, 'env' | 'pysparkPython' | 'master'>): Record<string, string> {
+  const env = withUtf8Locale(o.env);
+  if (o.pysparkPython !== undefined) env['PYSPARK_PYTHON'] = env['PYSPARK_DRIVER_PYTHON'] = o.pysparkPython;
+  // A local master needs no network name; this spares Spark a hostname lookup and a warning.
+  if (o.master?.startsWith('local') !== false) env['SPARK_LOCAL_IP'] ??= '127.0.0.1';
+  return env;
+}
+
+/** A failed spark-submit run as a typed error: exit 2 is permanent, anything else retryable; the reason from the log. */
+export function exitError(
+  exit: ProcessExit,
+  details: JobFailureDetails & { readonly logTail: string },
+): PermanentJobError | RetryableJobError {
+  const reason = jobReason(details.logTail) ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${String(exit.exitCode)}`);
+  return exit.exitCode === PERMANENT_EXIT_CODE ? new PermanentJobError(reason, details) : new RetryableJobError(reason, details);
 }
 
 /** The job's own one-line reason (`pipeline: permanent: ...`), else the last error-looking line. */
