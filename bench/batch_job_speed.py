@@ -1,7 +1,7 @@
 """One job per file vs one batch job, on the same warm local SparkSession (not a test).
 
     .venv/bin/python bench/batch_job_speed.py [--files 100] [--rows 5000] [--warmup 20] [--warmup-rounds 3]
-        [--threads N] [--batch-only]
+        [--threads N] [--batch-only] [--format delta|parquet]
 
 Makes N Parquet files of one dataset with make_bench_files.py (file i: day i's orders, 5% of them
 twice, 2% late updates of day i-1's), and the demo's orders spec (types, rules, keys, orderBy, a
@@ -11,7 +11,9 @@ partition by day). In one local[2] session configured like the controller's loca
 runs in order into another, and as one batch again into a third (the JVM keeps warming up, so
 the batch is timed before and after). Prints files/min of each, the ratio, where the time goes
 (the reports' timingsMs) and whether the curated tables of the single runs and the first batch
-hold the same rows. Also prints the CPU seconds each used (this process and its JVM), which other
+hold the same rows. Curated is a Delta table (the spec's default; the session loads the Delta jars
+`npx s3-spark-watcher setup` fetched) or, with --format parquet, Parquet folders. Also prints
+the CPU seconds each used (this process and its JVM), which other
 work on the machine does not inflate as it does wall time.
 """
 
@@ -41,8 +43,11 @@ def main() -> int:
     parser.add_argument("--warmup-rounds", type=int, default=3, help="warm-up rounds (the JVM's JIT needs a few)")
     parser.add_argument("--threads", type=int, default=None, help="batch.THREADS (default: the job's)")
     parser.add_argument("--batch-only", action="store_true", help="time the batch run only (no ratio)")
+    parser.add_argument("--format", choices=("delta", "parquet"), default="delta", help="curated's tableFormat")
     ns = parser.parse_args()
-
+    sys.path.insert(0, str(ROOT / "spark-jobs" / "tests"))
+    from delta_jars import CONF as DELTA_CONF
+    from delta_jars import delta_jars
     from pyspark.sql import SparkSession
     from watcher_job import batch
     from watcher_job.batch import BatchArgs
@@ -58,10 +63,13 @@ def main() -> int:
             check=True,
         )
         keys = sorted(str(p.relative_to(source)) for p in (source / "raw").rglob("*.parquet"))
-        spec = (ROOT / "demo" / "datasets" / "orders.json").read_text()
+        demo_spec = json.loads((ROOT / "demo" / "datasets" / "orders.json").read_text())
+        spec = json.dumps({**demo_spec, "tableFormat": ns.format})
+        builder = SparkSession.builder.master("local[2]").config("spark.jars", ",".join(delta_jars()))
+        for k, v in DELTA_CONF.items():
+            builder = builder.config(k, v)
         spark = (
-            SparkSession.builder.master("local[2]")
-            .config("spark.ui.enabled", "false")
+            builder.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", str(os.cpu_count() or 2))
             .config("spark.sql.adaptive.enabled", "false")
@@ -120,7 +128,11 @@ def main() -> int:
         failed = [f["key"] for f in (*report["files"], *report2["files"]) if f["status"] != "succeeded"]
 
         def curated(root: str) -> list:
-            df = spark.read.option("mergeSchema", "true").parquet(f"{root}/curated/orders")
+            table = f"{root}/curated/orders"
+            if ns.format == "delta":
+                df = spark.read.format("delta").load(table)
+            else:
+                df = spark.read.option("mergeSchema", "true").parquet(table)
             return sorted(tuple(str(v) for v in r) for r in df.select(*sorted(df.columns)).collect())
 
         runs = (

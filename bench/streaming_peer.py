@@ -64,6 +64,8 @@ def main() -> int:
     )
 
     def process(batch: DataFrame, batch_id: int) -> None:
+        # The micro-batch's own session (a clone of `spark`): the merge's temp view must live where its SQL runs.
+        session = batch.sparkSession
         cleaned = batch.transform(clean(F.col(PATH), "", F.col(MODIFIED), spec.null_tokens)).drop(PATH, MODIFIED)
         validate_spec(cleaned, spec)
         checked = cleaned.transform(check_rows(spec)).persist(StorageLevel.MEMORY_AND_DISK)
@@ -80,9 +82,9 @@ def main() -> int:
                 return
             curated = join_uri(lake, "curated", ns.dataset)
             merged = merge_into_curated(
-                spark,
+                session,
                 offered,
-                curated=probe_curated(spark, curated, spec.table_format),
+                curated=probe_curated(session, curated, spec.table_format),
                 curated_uri=curated,
                 staging_uri=join_uri(lake, "metadata", "staging", "curated", ns.dataset),
                 keys=keys,
