@@ -228,7 +228,8 @@ export class BatchRunner {
       const f = byVersion(s) as BatchFileReport;
       const permanent = f.error?.kind === 'permanent';
       const failure: JobFailure = {
-        errorClass: f.error?.type ?? (permanent ? 'PermanentJobError' : 'RetryableJobError'),
+        // As a job of its own would have failed: a dead letter reads the same whether the version ran alone or in a batch.
+        errorClass: permanent ? 'PermanentJobError' : 'RetryableJobError',
         message: f.error?.message ?? 'the job marked it failed without a reason',
       };
       if (permanent || s.attempt >= this.#o.retry.maxAttempts) {

@@ -202,7 +202,11 @@ describe('bad inputs, end to end (ENGINE=connect, local lake)', { timeout: 300_0
   });
 
   it('schema drift with a changed type: dead-lettered as a curated conflict naming the column and both types', async () => {
-    await expectDeadLettered(K.retyped, /column 'amount' is double in curated but string in the new rows/u);
+    // Both files ran in one batch (MAX_FILES_PER_JOB's default), so the conflict is with the earlier file, named.
+    await expectDeadLettered(
+      K.retyped,
+      /column 'amount' is double in 'raw\/retype\/1-first\.parquet', an earlier file of this batch, but string in the new rows/u,
+    );
     const rows = await curatedRows(watcher.store, 'retype');
     expect(rows.some((r) => r['_source_key'] === K.retyped)).toBe(false); // nothing of the retyped file
     await expectSettled('retype', { [K.retypeFirst]: 'processed', [K.retyped]: 'dead-lettered' });

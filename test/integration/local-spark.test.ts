@@ -75,7 +75,12 @@ describe('end to end on a local lake with the real spark-submit', { timeout: 300
     const entry = files['raw/orders/2026/11/01/orders.parquet'];
     expect(entry?.rows).toEqual({ read: 9, cleaned: 8, quarantined: 4, curated: 4 });
     const report = JSON.parse(await readFile(path.join(lake, 'metadata/runs', `${entry?.runId}.json`), 'utf8')) as Record<string, unknown>;
-    expect(report).toMatchObject({ status: 'succeeded', key: 'raw/orders/2026/11/01/orders.parquet', etag: entry?.etag });
+    // Both orders files ran in one batch (MAX_FILES_PER_JOB's default): its report lists each version with its own outcome and rows.
+    expect(report).toMatchObject({ status: 'succeeded', dataset: 'orders' });
+    expect(report['files']).toContainEqual(
+      expect.objectContaining({ key: 'raw/orders/2026/11/01/orders.parquet', etag: entry?.etag, status: 'succeeded', rows: entry?.rows }),
+    );
+    expect((report['files'] as unknown[]).length).toBe(2);
   });
 
   it('submits nothing on a second pass', async () => {

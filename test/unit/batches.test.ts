@@ -140,7 +140,7 @@ describe('a pass with batches', () => {
     expect(Object.keys(dead.deadLetters)).toEqual([poison]);
     expect(dead.deadLetters[poison]).toMatchObject({
       attempts: 1,
-      errorClass: 'UnreadableInput',
+      errorClass: 'PermanentJobError', // as a job of its own gives
       message: `not a Parquet file: ${poison}`,
     });
     expect(dead.attempts).toEqual({});
