@@ -127,6 +127,27 @@ def test_a_batch_gives_what_the_files_one_by_one_give(spark, tmp_path, spec):
     assert rep["dataset"] == "sales" and rep["runId"] == "batch-1"
 
 
+@pytest.mark.parametrize("spec", [SPEC, NO_KEYS], ids=["keys-partitioned", "no-keys"])
+def test_a_batch_of_new_files_into_an_existing_table_gives_what_one_by_one_gives(spark, tmp_path, spec):
+    """The table holds no row of the batch's files (a backlog after a first run): the Delta merge
+    skips looking for rows to delete, and the result is still the one-by-one result."""
+    one_by_one, batched = Lake(tmp_path / "one"), Lake(tmp_path / "batch")
+    for n, (key, _, rows) in enumerate(FILES):
+        put(one_by_one, key, rows, n)
+    copy_lake(one_by_one, batched, "raw")
+    for n, (key, etag, _) in enumerate(FILES):
+        assert run_single(one_by_one, key, etag, f"one-{n}", spec) == 0
+    first_key, first_etag, _ = FILES[0]
+    assert run_single(batched, first_key, first_etag, "first", spec) == 0
+    assert run_batch(batched, "batch-1", [(k, e) for k, e, _ in FILES[1:]], spec) == 0
+
+    assert batched.is_delta("curated/sales")
+    assert table(spark, batched, "curated/sales") == table(spark, one_by_one, "curated/sales")
+    rep = report(batched, "batch-1")
+    for n, entry in enumerate(rep["files"], start=1):
+        assert (entry["status"], entry["rows"]) == ("succeeded", report(one_by_one, f"one-{n}")["rows"])
+
+
 def test_reprocessing_in_a_batch_where_the_new_version_still_wins(spark, tmp_path):
     one_by_one, batched = Lake(tmp_path / "one"), Lake(tmp_path / "batch")
     a1 = orders(("1", "1", "2024-01-01 10:00:00"), ("2", "2", "2024-01-03 10:00:00"))
