@@ -60,7 +60,7 @@ from watcher_job.manifest import Manifest, read_manifest
 from watcher_job.merge import CuratedFiles, check_partitioning, merge_into_curated, probe_curated
 from watcher_job.rawfile import count_raw, read_schema, read_with_schema, reading
 from watcher_job.report import FAILED, SUCCEEDED, phase, utc_now_iso, versions
-from watcher_job.session import JOB_CONF, SMALL_FILE_CONF, is_one_task, is_small, session_conf
+from watcher_job.session import JOB_CONF, cache_conf, is_one_task, session_conf
 from watcher_job.sparkio import SPARK_ERRORS, TRANSIENT_MARKERS, has_marker, marked_line
 from watcher_job.spec import Spec, check_rows, failed_rows, parse_spec, passed_rows, validate_spec
 from watcher_job.stages import cleaned_rows, contribution, failed_flag, outcome_counts
@@ -190,8 +190,8 @@ class _Batch:
             for f in self.live():
                 f.fail(error)
             return
-        small = all(f.size is None or is_small(f.size) for f in self.live())  # None: no rows
-        with session_conf(self.spark, SMALL_FILE_CONF if small else {}):
+        raw_bytes = sum(f.size or 0 for f in self.live())  # None: no rows
+        with session_conf(self.spark, cache_conf(self.spark, raw_bytes)):  # all groups cached at once
             with phase(self.report, "plan"):  # analysis only: no data is touched
                 groups = self._plan_groups(pool, self._groups())
             with phase(self.report, "check"):

@@ -40,7 +40,7 @@ from watcher_job.lake import (
 from watcher_job.merge import CuratedFiles, merge_into_curated, probe_curated
 from watcher_job.rawfile import read_raw, reading
 from watcher_job.report import SUCCEEDED, phase, utc_now_iso, versions
-from watcher_job.session import JOB_CONF, SMALL_FILE_CONF, is_one_task, is_small, session_conf
+from watcher_job.session import JOB_CONF, cache_conf, is_one_task, session_conf
 from watcher_job.spec import Spec, parse_spec, validate_spec
 from watcher_job.stages import (
     checked_rows,
@@ -113,7 +113,7 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
             with phase(report, "plan"):  # analysis only: no data is touched
                 cleaned = cleaned_rows(raw.df, plan.raw.key, args.etag, spec, one_task=is_one_task(raw.size_bytes))
                 validate_spec(cleaned, spec)
-            with session_conf(spark, SMALL_FILE_CONF if is_small(raw.size_bytes) else {}):
+            with session_conf(spark, cache_conf(spark, raw.size_bytes)):
                 checked = _check(cleaned, plan, report, cached)
                 written = pool.submit(_write_zones, checked, plan, report)
                 with phase(report, "curate"):

@@ -67,7 +67,7 @@ describe('the spark-submit engine', () => {
       '{"keys":["id"]}',
     ]);
     expect(args.slice(0, 2)).toEqual(['--master', 'local[1]']);
-    expect(args[args.indexOf('--driver-memory') + 1]).toBe('2g'); // DEFAULT_DRIVER_MEMORY.job
+    expect(args[args.indexOf('--driver-memory') + 1]).toBe('4g'); // DEFAULT_DRIVER_MEMORY.job
     expect(env['PYSPARK_PYTHON']).toBe('/opt/venv/bin/python');
     expect(existsSync(path.join(dir, 'pwned'))).toBe(false);
     expect(await readFile(path.join(dir, 'logs', 'run-1.log'), 'utf8')).toContain('Running Spark version');
