@@ -34,6 +34,8 @@ export function sparkLakeUri(lake: LakeLocation): string {
   return `s3a://${lake.bucket}${lake.prefix === '' ? '' : `/${lake.prefix.replace(/\/$/u, '')}`}`;
 }
 
+/** The lake root for people to read, as a folder (ends with `/`): `describeLake(l) + 'raw/'` reads right. */
 export function describeLake(lake: LakeLocation): string {
-  return lake.kind === 'local' ? lake.root : `s3://${lake.bucket}/${lake.prefix}`;
+  const root = lake.kind === 'local' ? lake.root : `s3://${lake.bucket}/${lake.prefix}`;
+  return root.endsWith('/') ? root : `${root}/`;
 }

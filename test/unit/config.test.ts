@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { SETTINGS, loadConfig } from '../../src/config/config.js';
 import { readEnvironment, readEnvironmentWithSource } from '../../src/config/environment.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { parseLake, sparkLakeUri } from '../../src/config/lake-location.js';
+import { describeLake, parseLake, sparkLakeUri } from '../../src/config/lake-location.js';
 import { ConfigError } from '../../src/errors.js';
 
 const cwd = '/work/project';
@@ -133,6 +133,13 @@ describe('configuration', () => {
 
   it('gives Spark the lake as a file: URI without percent-encoding', () => {
     expect(sparkLakeUri({ kind: 'local', root: '/data/my lake' })).toBe('file:///data/my lake');
+  });
+
+  it('names the lake as a folder, so `watching <lake>raw/` reads right', () => {
+    expect(describeLake({ kind: 'local', root: '/data/lake' })).toBe('/data/lake/');
+    expect(describeLake({ kind: 'local', root: '/' })).toBe('/');
+    expect(describeLake({ kind: 's3', bucket: 'b', prefix: '' })).toBe('s3://b/');
+    expect(describeLake({ kind: 's3', bucket: 'b', prefix: 'team/lake/' })).toBe('s3://b/team/lake/');
   });
 });
 

@@ -6,6 +6,8 @@ import { connectServerArgs } from '../../src/engines/connect/connect-server.js';
 import { PermanentJobError, RetryableJobError } from '../../src/engines/job-errors.js';
 import { SparkSubmitEngine } from '../../src/engines/spark-submit-engine.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import { runCliWithEnv } from '../helpers/cli.js';
+import { freePort } from '../helpers/connect-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -115,6 +117,15 @@ describe('the spark-submit engine', () => {
 });
 
 describe('the local Spark Connect server command', () => {
+  it('needs no LAKE: a server is not tied to a lake', async () => {
+    const cwd = await tempDir();
+    const port = await freePort();
+    const { code, out, err } = await runCliWithEnv(['spark-connect', 'status', '--port', String(port)], {}, cwd);
+    expect(err).not.toMatch(/No lake is set/u);
+    expect(out).toContain(`sc://127.0.0.1:${port}: not answering`);
+    expect(code).toBe(1);
+  });
+
   it('sizes the driver and the compiled-code cache for a long-lived server', () => {
     const args = connectServerArgs({ host: '127.0.0.1', port: 15_002, driverMemory: '6g' });
     expect(args[args.indexOf('--driver-memory') + 1]).toBe('6g');

@@ -15,7 +15,8 @@ import { type CommandContext, configFrom, writeLine } from '../context.js';
 export const sparkConnectHelp = `spark-connect start|stop|status [--port N] [--host H] [--json]
                 a local Spark Connect server from the project's PySpark, for ENGINE=connect/auto:
                 start waits until it answers; its log and pid are in logs/spark-connect/.
-                Port: --port, else SPARK_REMOTE's (15002); bound to 127.0.0.1 unless --host`;
+                Port: --port, else SPARK_REMOTE's (15002); bound to 127.0.0.1 unless --host.
+                Needs no LAKE; with LAKE=s3://... it also gets the S3 settings and credentials`;
 
 /** Where `start` keeps the server's pid file and log, next to the run logs. */
 export function connectStateDir(config: Config): string {
@@ -33,7 +34,9 @@ export async function sparkConnectCommand(ctx: CommandContext): Promise<number> 
   if (positionals.length !== 1 || !['start', 'stop', 'status'].includes(action ?? '')) {
     throw new ConfigError('spark-connect needs one of: start, stop, status (e.g. `s3-spark-watcher spark-connect start`)');
   }
-  const config = configFrom(ctx);
+  // A server needs no lake: without one it gets no S3 settings and serves local lakes only.
+  const lakeSet = ['LAKE', 'BUCKET_NAME'].some((name) => (ctx.env[name] ?? '') !== '');
+  const config = configFrom(ctx, lakeSet ? {} : { LAKE: ctx.cwd });
   const port = values.port === undefined ? config.sparkRemote.port : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ConfigError(`--port ${values.port} is not a port number (1-65535)`);
   const host = values.host ?? '127.0.0.1';
