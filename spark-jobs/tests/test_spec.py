@@ -1,7 +1,10 @@
 import json
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from watcher_job.cleaning import add_lineage
 from watcher_job.curation import deduplicate
@@ -33,6 +36,26 @@ def _df(spark, rows, schema):
 def test_parse_spec_rejects_naming_the_field(spec, field):
     with pytest.raises(InvalidSpecError, match=field.replace("[", r"\[").replace("]", r"\]")):
         parse_spec(json.dumps(spec))
+
+
+# Shared with the controller's tests (test/unit/specs.test.ts): both validators decide alike.
+EXPRESSIONS = json.loads((Path(__file__).parent / "spec_expressions.json").read_text())
+
+
+@pytest.mark.parametrize("case", EXPRESSIONS["refused"], ids=lambda c: c["expr"][:40])
+@pytest.mark.parametrize("field", ["rules", "partitionBy"])
+def test_an_expression_that_escapes_the_data_is_refused(spark, case, field):
+    if case.get("runs"):  # the threat is real: Spark would run it
+        spark.range(1).select(F.expr(case["expr"])).collect()
+    expected = f"uses '{case['word']}'" if "word" in case else f"has {case['problem']}"
+    with pytest.raises(InvalidSpecError, match=re.escape(f"spec.{field}[0].expr: {expected}")):
+        parse_spec({field: [{"name": "x", "expr": case["expr"]}]})
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS["allowed"])
+def test_refused_words_inside_literals_and_comments_are_allowed(spark, expr):
+    assert parse_spec({"rules": [{"name": "x", "expr": expr}]}).rules[0].expr == expr
+    assert spark.range(1).select(F.expr(expr)).first()[0] is True  # valid Spark SQL, and true
 
 
 def test_parse_spec_invalid_json():

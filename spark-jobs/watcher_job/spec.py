@@ -39,6 +39,7 @@ from pyspark.sql.types import BooleanType
 from watcher_job.cleaning import DEFAULT_NULL_TOKENS
 from watcher_job.columns import ERRORS, LINEAGE_COLUMNS, col, quote
 from watcher_job.errors import InvalidSpecError, MissingColumnError
+from watcher_job.expression_guard import expression_problem
 
 Transform = Callable[[DataFrame], DataFrame]
 
@@ -124,6 +125,9 @@ def _named_exprs(value: Any, path: str, *, name_pattern: re.Pattern | None) -> t
             raise _fail(f"{where}.name", f"must match {name_pattern.pattern}, got {name!r}")
         if not isinstance(expr, str) or expr.strip() == "":
             raise _fail(f"{where}.expr", f"must be a non-empty string, got {expr!r}")
+        problem = expression_problem(expr)
+        if problem is not None:
+            raise _fail(f"{where}.expr", problem)
         if any(o.name == name for o in out):
             raise _fail(f"{where}.name", f"duplicate {name!r}")
         out.append(NamedExpr(name, expr))

@@ -1,3 +1,5 @@
+import { expressionProblem } from './expression-guard.js';
+
 /**
  * A dataset spec (DESIGN.md): optional, one JSON file per dataset, validated here at start-up and
  * passed to the Spark job whole. Column names are the job's snake_cased names.
@@ -133,6 +135,8 @@ function namedExpressions(field: string, value: unknown): void {
     if (typeof item['name'] !== 'string' || item['name'].trim() === '') throw new SpecError(`${where}.name`, 'must be a non-empty string');
     if (typeof item['expr'] !== 'string' || item['expr'].trim() === '')
       throw new SpecError(`${where}.expr`, 'must be a non-empty Spark SQL expression');
+    const problem = expressionProblem(item['expr']);
+    if (problem !== undefined) throw new SpecError(`${where}.expr`, problem);
     if (field === 'partitionBy') checkColumnName(`${where}.name`, item['name']);
     if (names.has(item['name'])) throw new SpecError(`${where}.name`, `${JSON.stringify(item['name'])} is used twice`);
     names.add(item['name']);

@@ -1,9 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDatasetSpecs } from '../../src/datasets/load-specs.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/temp-dir.js';
+
+/** Shared with the job's tests (spark-jobs/tests/test_spec.py): both validators decide alike. */
+const EXPRESSIONS = JSON.parse(readFileSync('spark-jobs/tests/spec_expressions.json', 'utf8')) as {
+  refused: { expr: string; word?: string; problem?: string }[];
+  allowed: string[];
+};
 
 async function specsDir(files: Record<string, string>): Promise<string> {
   const dir = path.join(await tempDir(), 'datasets');
@@ -52,5 +59,20 @@ describe('dataset specs', () => {
     };
     const specs = await loadDatasetSpecs(await specsDir({ 'events.json': JSON.stringify(spec), 'README.txt': 'ignored' }));
     expect(specs.get('events')).toEqual(spec);
+  });
+
+  it.each(EXPRESSIONS.refused)('refuses an expression that escapes the data: $expr', async ({ expr, word, problem }) => {
+    for (const field of ['rules', 'partitionBy']) {
+      const dir = await specsDir({ 'orders.json': JSON.stringify({ [field]: [{ name: 'x', expr }] }) });
+      const error = await loadDatasetSpecs(dir).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      const expected = word === undefined ? `has ${problem}` : `uses "${word}"`;
+      expect((error as Error).message).toContain(`orders.json: ${field}[0].expr: ${expected}`);
+    }
+  });
+
+  it.each(EXPRESSIONS.allowed)('allows words the guard refuses inside literals and comments: %s', async (expr) => {
+    const dir = await specsDir({ 'orders.json': JSON.stringify({ rules: [{ name: 'x', expr }] }) });
+    expect((await loadDatasetSpecs(dir)).get('orders')?.rules?.[0]?.expr).toBe(expr);
   });
 });
