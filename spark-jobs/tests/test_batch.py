@@ -346,3 +346,44 @@ def test_an_unusable_manifest_exits_2_naming_the_problem(spark, lake, capsys, te
 def test_one_form_of_arguments_exactly(spark, lake, capsys, argv, marker):
     assert pipeline.main(["--lake", lake.uri, "--run-id", "r", *argv]) == 2
     assert marker in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_narrower_types_widen_in_a_batch_as_they_do_one_by_one(spark, tmp_path):
+    """Into a table whose `qty` is bigint (made by a first file), a batch of an int file, then a
+    bigint one, then a tinyint one: all three go in, as one by one; a wider file after a narrower
+    one in a batch with no table yet fails alone, as one by one (the table takes the first type)."""
+
+    def qty(key_id: str, values: list[int], type) -> pa.Table:
+        return pa.table({"id": pa.array([f"{key_id}{i}" for i in range(len(values))]), "qty": pa.array(values, type)})
+
+    files = {
+        "raw/w/0.parquet": qty("a", [1], pa.int64()),
+        "raw/w/1.parquet": qty("b", [2, 3], pa.int32()),
+        "raw/w/2.parquet": qty("c", [2**40], pa.int64()),
+        "raw/w/3.parquet": qty("d", [-4], pa.int8()),
+    }
+    spec = {"keys": ["id"]}
+    one, batched = Lake(tmp_path / "one"), Lake(tmp_path / "batched")
+    for n, (key, t) in enumerate(files.items()):
+        put(one, key, t, n)
+        put(batched, key, t, n)
+    for key in files:
+        assert run_single(one, key, "e", f"r{key[-9]}", spec=spec) == 0
+    assert run_single(batched, "raw/w/0.parquet", "e", "r0", spec=spec) == 0
+    assert run_batch(batched, "b", [(k, "e") for k in list(files)[1:]], spec=spec, dataset="w") == 0
+    assert [f["status"] for f in report(batched, "b")["files"]] == ["succeeded"] * 3
+
+    def curated(lake: Lake) -> tuple[str, list]:
+        df = lake.read(spark, "curated/w")
+        return df.schema["qty"].dataType.simpleString(), sorted((r.id, r.qty) for r in df.collect())
+
+    assert curated(batched) == curated(one) == ("bigint", [("a0", 1), ("b0", 2), ("b1", 3), ("c0", 2**40), ("d0", -4)])
+
+    fresh = Lake(tmp_path / "fresh")
+    put(fresh, "raw/w/1.parquet", files["raw/w/1.parquet"], 0)
+    put(fresh, "raw/w/2.parquet", files["raw/w/2.parquet"], 1)
+    assert run_batch(fresh, "f", [("raw/w/1.parquet", "e"), ("raw/w/2.parquet", "e")], spec=spec, dataset="w") == 0
+    entries = report(fresh, "f")["files"]
+    assert [f["status"] for f in entries] == ["succeeded", "failed"]
+    expected = "column 'qty' is int in 'raw/w/1.parquet', an earlier file of this batch, but bigint"
+    assert expected in entries[1]["error"]["message"]

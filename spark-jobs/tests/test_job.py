@@ -4,6 +4,7 @@ import json
 import os
 import platform
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -282,6 +283,57 @@ def test_type_conflict_is_permanent_naming_column_and_types(spark, lake, capsys)
     err = report(lake, "b")["error"]
     assert err["kind"] == "permanent" and err["type"] == "CuratedTypeConflict"
     assert report(lake, "b")["status"] == "failed"
+
+
+def _typed(columns: dict) -> pa.Table:
+    def values_of(type, values):
+        return [Decimal(v) for v in values] if pa.types.is_decimal(type) else values
+
+    return pa.table({name: pa.array(values_of(type, values), type) for name, (type, values) in columns.items()})
+
+
+@BOTH_FORMATS
+def test_narrower_types_widen_into_curated_losslessly(spark, lake):
+    lake.put_table("raw/n/a.parquet", _typed({
+        "id": (pa.int64(), [1]), "qty": (pa.int32(), [100_000]), "price": (pa.float64(), [0.1]),
+        "amount": (pa.decimal128(10, 3), ["1234567.891"]),
+    }))  # fmt: skip
+    lake.put_table("raw/n/b.parquet", _typed({
+        "id": (pa.int8(), [2]), "qty": (pa.int16(), [-7]), "price": (pa.float32(), [0.5]),
+        "amount": (pa.decimal128(5, 2), ["123.45"]),
+    }))  # fmt: skip
+    assert run(lake, key="raw/n/a.parquet", run_id="a", spec=None) == 0
+    assert run(lake, key="raw/n/b.parquet", run_id="b", spec=None) == 0
+    curated = read(spark, lake, "curated/n")
+    types = {f.name: f.dataType.simpleString() for f in curated.schema.fields}
+    assert {k: types[k] for k in ("id", "qty", "price", "amount")} == {
+        "id": "bigint", "qty": "int", "price": "double", "amount": "decimal(10,3)"
+    }  # fmt: skip
+    got = sorted((r.id, r.qty, r.price, str(r.amount)) for r in curated.collect())
+    assert got == [(1, 100_000, 0.1, "1234567.891"), (2, -7, 0.5, "123.450")]
+
+
+@BOTH_FORMATS
+@pytest.mark.parametrize(
+    ("first", "then", "shown"),
+    [
+        ((pa.int8(), [1]), (pa.int64(), [2]), ("tinyint", "bigint")),  # narrowing
+        ((pa.float64(), [1.0]), (pa.float32(), [2.0]), None),  # widening: fine
+        ((pa.decimal128(5, 2), ["1.00"]), (pa.decimal128(5, 3), ["1.000"]), ("decimal(5,2)", "decimal(5,3)")),
+        ((pa.int64(), [1]), (pa.decimal128(20, 0), ["2"]), ("bigint", "decimal(20,0)")),
+    ],
+)
+def test_a_narrowing_or_another_type_is_permanent_naming_both(spark, lake, capsys, first, then, shown):
+    lake.put_table("raw/m/a.parquet", _typed({"id": (pa.int64(), [1]), "v": first}))
+    lake.put_table("raw/m/b.parquet", _typed({"id": (pa.int64(), [2]), "v": then}))
+    assert run(lake, key="raw/m/a.parquet", run_id="a", spec=None) == 0
+    if shown is None:
+        assert run(lake, key="raw/m/b.parquet", run_id="b", spec=None) == 0
+        return
+    assert run(lake, key="raw/m/b.parquet", run_id="b", spec=None) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"column 'v' is {shown[0]} in curated but {shown[1]} in the new rows" in last
+    assert report(lake, "b")["error"]["type"] == "CuratedTypeConflict"
 
 
 def _assert_permanent(lake, capsys, run_id, *, marker=None):

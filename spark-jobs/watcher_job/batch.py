@@ -392,8 +392,10 @@ class _Batch:
             except CuratedConflictError as error:
                 f.fail(error)
                 continue
+            # The type a column gets in the table: curated's, else the first file's that has it.
+            in_table = {field.name.lower(): field for field in (table.fields if table is not None else [])}
             for field in offered.fields:
-                seen.setdefault(field.name.lower(), (field, f.key))
+                seen.setdefault(field.name.lower(), (in_table.get(field.name.lower(), field), f.key))
 
     def _write(self, f: _File, zone: str) -> float:
         """Write one zone of one file; returns when it ended (`time.perf_counter`)."""

@@ -17,7 +17,17 @@ from collections.abc import Callable, Sequence
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import (
+    ByteType,
+    DataType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StructType,
+)
 
 from watcher_job.columns import INGESTED_AT, LINEAGE_COLUMNS, SOURCE_ETAG, SOURCE_KEY, col, comparable, row_hash
 from watcher_job.errors import CuratedConflictError
@@ -98,12 +108,14 @@ def check_compatible(
     ignore: Sequence[str] = (),
     where: Callable[[str], str] = lambda name: "curated",
 ) -> None:
-    """Raise CuratedConflictError when a column has a different type in curated and in the new rows.
+    """Raise CuratedConflictError when a column of the new rows does not fit its type in curated.
 
     Columns only on one side are fine (curated widens; older rows get null). Nullability is
-    ignored. `ignore` lists partition columns, whose types are taken from the new rows. `where`
-    names where `existing`'s column comes from, for the message (the batch form also checks a
-    file against the earlier files of the batch).
+    ignored. A narrower type of the new rows that widens losslessly into curated's (`widens`) fits:
+    `widen_to` casts the rows before the merge; a wider or another type is a conflict. `ignore`
+    lists partition columns, whose types are taken from the new rows. `where` names where
+    `existing`'s column comes from, for the message (the batch form also checks a file against
+    the earlier files of the batch).
     """
     skip = {n.lower() for n in ignore}
     old = {f.name.lower(): f for f in existing.fields}
@@ -111,7 +123,7 @@ def check_compatible(
         other = old.get(f.name.lower())
         if other is None or f.name.lower() in skip:
             continue
-        if not _same_type(other.dataType, f.dataType):
+        if not _same_type(other.dataType, f.dataType) and not widens(f.dataType, other.dataType):
             raise CuratedConflictError(
                 f"column {f.name!r} is {other.dataType.simpleString()} in {where(other.name)} "
                 f"but {f.dataType.simpleString()} in the new rows",
@@ -122,6 +134,38 @@ def check_compatible(
 def _same_type(a, b) -> bool:
     # simpleString ignores nullability (also of nested fields / elements / values).
     return a.simpleString() == b.simpleString()
+
+
+_INTEGRAL_WIDTH = {ByteType: 1, ShortType: 2, IntegerType: 4, LongType: 8}
+
+
+def widens(narrow: DataType, wide: DataType) -> bool:
+    """Whether every value of type `narrow` is a value of type `wide`, unchanged: a smaller integer
+    into a larger one, float into double, a decimal into one with as many digits on each side of
+    the point. Integers into decimals, or anything into a string, are not widening."""
+    if type(narrow) in _INTEGRAL_WIDTH and type(wide) in _INTEGRAL_WIDTH:
+        return _INTEGRAL_WIDTH[type(narrow)] < _INTEGRAL_WIDTH[type(wide)]
+    if isinstance(narrow, FloatType) and isinstance(wide, DoubleType):
+        return True
+    if isinstance(narrow, DecimalType) and isinstance(wide, DecimalType):
+        return wide.scale >= narrow.scale and wide.precision - wide.scale >= narrow.precision - narrow.scale
+    return False
+
+
+def widen_to(table: StructType) -> Transform:
+    """Cast the columns whose type widens into `table`'s (see `widens`) to that type, so the rows
+    and the table meet with one type; other columns are left as they are."""
+    types = {f.name.lower(): f.dataType for f in table.fields}
+
+    def transform(df: DataFrame) -> DataFrame:
+        cast = {}
+        for f in df.schema.fields:
+            wide = types.get(f.name.lower())
+            if wide is not None and not _same_type(f.dataType, wide) and widens(f.dataType, wide):
+                cast[f.name] = col(f.name).cast(wide)
+        return df.withColumns(cast) if cast else df
+
+    return transform
 
 
 def align_columns(df: DataFrame, order: Sequence[str]) -> DataFrame:

@@ -51,7 +51,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from watcher_job.columns import SOURCE_KEY, all_of, any_of, col, quote
-from watcher_job.curation import align_columns, check_compatible, deduplicate
+from watcher_job.curation import align_columns, check_compatible, deduplicate, widen_to
 from watcher_job.delta_table import DeltaState, DeltaUnavailableError, create_table, merge_into_delta, probe_delta
 from watcher_job.errors import CuratedConflictError
 from watcher_job.lake import escape_glob
@@ -291,6 +291,8 @@ def merge_into_curated(
     source keys `keys` (non-empty; every `_source_key` of `new_rows` is one of them). `tag`
     (`commit_tag`) marks a Delta commit as this run's."""
     parts = list(spec.partition_names)
+    if curated is not None:  # a narrower type meets the table's type (checked: it widens)
+        new_rows = new_rows.transform(widen_to(curated.merged_schema))
     if (curated.delta is not None) if curated is not None else spec.table_format != "parquet":
         return _merge_delta(spark, new_rows, curated, curated_uri, keys, spec, tag)
     existing = read_curated(spark, curated_uri, curated, new_rows.schema, parts)
