@@ -3,6 +3,7 @@ import type winston from 'winston';
 import { type Config, loadConfig } from '../config/config.js';
 import { type EnvFileSource, type Environment, readEnvironmentWithSource } from '../config/environment.js';
 import { createLogger } from '../observability/logger.js';
+import { printable } from '../observability/printable.js';
 
 /** What every command gets: its streams, the environment, and how to make a Config and a logger. */
 export interface CommandContext {
@@ -30,6 +31,7 @@ export function defaultContext(args: readonly string[]): CommandContext {
   return { args, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env, envFile };
 }
 
+/** Writes a line of output; control characters a key or message may hold are escaped (`printable`). */
 export function writeLine(stream: NodeJS.WritableStream, text: string): void {
-  stream.write(`${text}\n`);
+  stream.write(`${printable(text)}\n`);
 }

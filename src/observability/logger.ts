@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { LogLevel } from '../config/config.js';
+import { printable } from './printable.js';
 
 export type LogFormat = 'json' | 'pretty';
 
@@ -21,12 +22,14 @@ export function createLogger(options: LoggerOptions): winston.Logger {
   const format = options.format ?? ((stream as NodeJS.WriteStream).isTTY ? 'pretty' : 'json');
   const json = winston.format.combine(
     winston.format.timestamp(),
-    // Symbol-keyed internals are dropped by JSON.stringify.
+    // Symbol-keyed internals are dropped by JSON.stringify, which escapes C0 controls; printable
+    // escapes the rest (C1, bidi overrides) as \uXXXX, which JSON reads back as the same text.
     winston.format.printf(({ timestamp, level, message, ...fields }) =>
-      JSON.stringify({ time: timestamp, level, msg: message, ...fields }),
+      printable(JSON.stringify({ time: timestamp, level, msg: message, ...fields })),
     ),
   );
   const pretty = winston.format.combine(
+    escapeStrings(),
     winston.format.timestamp({ format: 'HH:mm:ss' }),
     winston.format.colorize({ level: true }),
     winston.format.printf((info) => {
@@ -44,3 +47,9 @@ export function createLogger(options: LoggerOptions): winston.Logger {
     transports: [new winston.transports.Stream({ stream })],
   });
 }
+
+/** The message and string fields made `printable` (before colorize adds its own escapes). */
+const escapeStrings = winston.format((info) => {
+  for (const [k, v] of Object.entries(info)) if (typeof v === 'string') (info as Record<string, unknown>)[k] = printable(v);
+  return info;
+});

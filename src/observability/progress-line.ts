@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Reconciler } from '../controller/reconciler.js';
+import { printable } from './printable.js';
 
 export interface ProgressLineOptions {
   /** A terminal (stderr). */
@@ -103,7 +104,7 @@ export class ProgressLine {
   }
 
   #draw(): void {
-    const text = this.text();
+    const text = printable(this.text());
     if (text === '') return;
     this.#o.stream.write(text);
     this.#drawn = true;

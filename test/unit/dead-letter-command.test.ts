@@ -43,6 +43,17 @@ describe('the dead-letter command', () => {
     expect(parsed.deadLetters[0]).toMatchObject({ attempts: 3, logTail: 'last driver line', runId: 'run-raw/orders/a.parquet' });
   });
 
+  it('prints a key with terminal control characters escaped, and JSON gives it back as it is', async () => {
+    const { deadLetters, cli } = await lakeWithDeadLetters();
+    const key = 'raw/orders/\u001b[2J\rfake.parquet';
+    await deadLetters.deadLetter(entry(key, '2026-11-28T12:00:03.000Z'));
+    const text = await cli('dead-letter', 'list');
+    expect(text.out).toContain('raw/orders/\\u001b[2J\\u000dfake.parquet');
+    for (const c of ['\u001b', '\r']) expect(text.out).not.toContain(c);
+    const json = await cli('dead-letter', 'list', '--json');
+    expect((JSON.parse(json.out) as { deadLetters: DeadLetterEntry[] }).deadLetters.map((e) => e.key)).toContain(key);
+  });
+
   it('replays named keys, reports a key that is not dead-lettered, and still replays the others', async () => {
     const { deadLetters, cli } = await lakeWithDeadLetters();
     const result = await cli('dead-letter', 'replay', 'raw/orders/a.parquet', 'raw/orders/nope.parquet');

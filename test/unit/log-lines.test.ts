@@ -148,4 +148,23 @@ describe('log lines', () => {
     );
     expect(() => JSON.parse(started ?? '')).toThrow();
   });
+
+  it('escape control characters a key may hold, and JSON reads the key back unchanged', async () => {
+    const key = 'raw/orders/\u001b[2J\rfake\u009b31m\u202eliar.parquet';
+    const jsonStream = new PassThrough();
+    const jsonLines = collect(jsonStream);
+    createLogger({ level: 'info', stream: jsonStream, format: 'json' }).info(`job started: ${key}`, { key });
+    const ttyStream = Object.assign(new PassThrough(), { isTTY: true });
+    const ttyLines = collect(ttyStream);
+    createLogger({ level: 'info', stream: ttyStream }).info(`job started: ${key}`, { key });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const [line] = jsonLines();
+    for (const c of ['\u001b', '\r', '\u009b', '\u202e']) expect(line).not.toContain(c);
+    expect((JSON.parse(line ?? '') as { key: string; msg: string }).key).toBe(key);
+    const esc = String.fromCharCode(27);
+    const plain = (ttyLines()[0] ?? '').replaceAll(`${esc}[32m`, '').replaceAll(`${esc}[39m`, '');
+    expect(plain).toContain('job started: raw/orders/\\u001b[2J\\u000dfake\\u009b31m\\u202eliar.parquet');
+    for (const c of ['\u001b', '\r', '\u009b', '\u202e']) expect(plain).not.toContain(c);
+  });
 });
