@@ -108,7 +108,11 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'ACCESS_KEY', default: '(none)', meaning: 'AWS access key id (else the SDK default chain); never logged' },
   { name: 'SECRET_KEY', default: '(none)', meaning: 'AWS secret access key; never logged' },
   { name: 'AWS_REGION', default: "the SDK's chain; us-east-1 with S3_ENDPOINT", meaning: 'Region of the bucket' },
-  { name: 'S3_ENDPOINT', default: '(AWS)', meaning: 'URL of an S3-compatible server (MinIO, moto); path-style addressing' },
+  {
+    name: 'S3_ENDPOINT',
+    default: '(AWS)',
+    meaning: 'URL of an S3-compatible server (MinIO, moto); path-style addressing; no credentials in it',
+  },
   { name: 'S3_FORCE_PATH_STYLE', default: 'true with S3_ENDPOINT', meaning: '`true` or `false`' },
   { name: 'POLL_INTERVAL_SECONDS', default: '60', meaning: 'Seconds between passes in `watch`' },
   { name: 'DISCOVERY', default: 'poll', meaning: '`poll` (list raw/ every interval) or `sqs` (S3 event notifications)' },
@@ -263,7 +267,12 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
   }
 
   const endpoint = value('S3_ENDPOINT');
-  if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/u.test(endpoint)) {
+  if (endpoint !== undefined && /^[a-z][a-z0-9+.-]*:\/\/[^/]*@/iu.test(endpoint)) {
+    // Not echoed: the value holds a secret. A URL reaches command lines (s3a settings) and logs.
+    problems.push(
+      'S3_ENDPOINT holds credentials (user:password@host): remove them from the URL, and set ACCESS_KEY and SECRET_KEY (or the AWS credential chain) instead.',
+    );
+  } else if (endpoint !== undefined && !/^https?:\/\/[^/\s]+\/?$/u.test(endpoint)) {
     problems.push(`S3_ENDPOINT=${shown('S3_ENDPOINT')} is not a server URL; use http(s)://host[:port], e.g. http://127.0.0.1:9000.`);
   }
   const pathStyle = value('S3_FORCE_PATH_STYLE')?.toLowerCase();

@@ -13,7 +13,14 @@ export interface MetricsServerOptions {
   readonly metrics: WatcherMetrics;
   readonly readiness: Readiness;
   readonly running: RunningJobs;
+  /** Open connections at once; more are closed as they come. @default MAX_CONNECTIONS */
+  readonly maxConnections?: number;
 }
+
+/** A scraper or a probe needs one or two; the bound keeps a flood from taking the process's sockets. */
+export const MAX_CONNECTIONS = 32;
+/** A request (headers included) must arrive within this; an idle kept-alive socket closes after it. */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface MetricsServer {
   /** `http://host:port`, with the port actually bound. */
@@ -28,7 +35,11 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => void handle(options, req, res));
+  const server = createServer(
+    { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: REQUEST_TIMEOUT_MS },
+    (req, res) => void handle(options, req, res),
+  );
+  server.maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

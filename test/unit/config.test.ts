@@ -107,6 +107,9 @@ describe('configuration', () => {
     });
     expect(problem({ BUCKET_NAME: 'Bad_Bucket' })).toMatch(/not a valid S3 bucket name/u);
     expect(problem({ LAKE: 's3://b-1', S3_ENDPOINT: 'localhost:9000' })).toMatch(/S3_ENDPOINT="localhost:9000" is not a server URL/u);
+    const withCredentials = problem({ LAKE: 's3://b-1', S3_ENDPOINT: 'http://minio:s3cr3t-pw@127.0.0.1:9000' });
+    expect(withCredentials).toMatch(/S3_ENDPOINT holds credentials \(user:password@host\).*ACCESS_KEY and SECRET_KEY/u);
+    expect(withCredentials).not.toContain('s3cr3t-pw');
   });
 
   it('reads SQS discovery settings and refuses what cannot work', () => {

@@ -1,4 +1,5 @@
 import { utimes } from 'node:fs/promises';
+import { type Socket, connect } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Reconciler } from '../../src/controller/reconciler.js';
@@ -16,6 +17,7 @@ import type { ListOptions, ListPage } from '../../src/storage/object-store.js';
 import { scrape } from '../helpers/prometheus.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 /** A local store whose listing can be made to fail, as an unreachable bucket would. */
 class FlakyStore extends LocalObjectStore {
@@ -177,8 +179,28 @@ describe('/healthz and /readyz', () => {
     await pass;
   });
 
+  it('serves a bounded number of connections at once, and the next after one closes', async () => {
+    const metrics = new WatcherMetrics({ engine: 'local', passIntervalMs: 60_000, processMetrics: false });
+    const readiness = new Readiness({ passIntervalMs: 60_000 });
+    const server = await startMetricsServer({ port: 0, metrics, readiness, running: new RunningJobs(), maxConnections: 2 });
+    servers.push(server);
+    const { port } = new URL(server.url);
+    const idle = await Promise.all([1, 2].map(() => openSocket(Number(port))));
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+    idle[0]?.destroy();
+    await until(async () => (await fetch(`${server.url}/healthz`).catch(() => undefined))?.status === 200, 'a freed slot serves');
+    idle[1]?.destroy();
+  });
+
   it('answers 404 elsewhere', async () => {
     const { server } = await setup();
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
   });
 });
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
