@@ -146,6 +146,9 @@ describe('deploy/docker', () => {
       lines.findIndex((l) => l.includes('AS local')),
     );
     expect(emr.join('\n')).toContain('ENGINE=emr-serverless');
+    // An init as PID 1 reaps the zombies of killed job trees and forwards signals; `local` inherits it.
+    expect(emr.find((l) => l.startsWith('ENTRYPOINT'))).toBe('ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/s3-spark-watcher.js"]');
+    expect(lines.filter((l) => l.startsWith('ENTRYPOINT'))).toHaveLength(1);
     expect(emr.join('\n')).not.toMatch(/openjdk|pyspark|setup/u);
   });
 
