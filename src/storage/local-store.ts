@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { createReadStream, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PermanentError, PreconditionFailedError, UnsafeKeyError } from '../errors.js';
 import { assertSafeKey, assertSafePrefix, compareKeys } from './keys.js';
@@ -87,15 +88,13 @@ export class LocalObjectStore implements ObjectStore {
     if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs && cached.ino === st.ino) {
       etag = cached.etag;
     } else {
-      let body;
       try {
-        body = await readFile(file);
+        etag = await md5EtagOfFile(file);
       } catch (error) {
         // Deleted between the stat and the read (a marker fold removes its deltas): gone, as on S3.
         if (isNodeError(error, 'ENOENT') || isNodeError(error, 'ENOTDIR')) return undefined;
         throw error;
       }
-      etag = md5Etag(body);
       this.#etagCache.set(file, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, etag });
     }
     return { key, size: st.size, etag, lastModified: st.mtime };
@@ -218,6 +217,13 @@ export class LocalObjectStore implements ObjectStore {
 
 export function md5Etag(data: Buffer): string {
   return `"${createHash('md5').update(data).digest('hex')}"`;
+}
+
+/** The ETag of a file, read as a stream: a whole-file read fails over 2 GiB (Node's buffer limit). */
+async function md5EtagOfFile(file: string): Promise<string> {
+  const hash = createHash('md5');
+  await pipeline(createReadStream(file), hash);
+  return `"${hash.digest('hex')}"`;
 }
 
 function isNodeError(error: unknown, code: string): boolean {

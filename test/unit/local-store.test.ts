@@ -1,5 +1,6 @@
-import { readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { UnsafeKeyError } from '../../src/errors.js';
 import { LOCAL_STORE_WORK_DIR, LocalObjectStore } from '../../src/storage/local-store.js';
@@ -25,6 +26,18 @@ describe('LocalObjectStore specifics', () => {
     expect((await store.head('raw/x.parquet'))?.etag).toBe((await store.get('raw/x.parquet'))?.etag);
     expect((await store.head('raw/x.parquet'))?.size).toBe('v2 is longer'.length);
   });
+
+  it('lists a file over 2 GiB with its content ETag (a whole-file read cannot hold it)', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'raw/big'), { recursive: true });
+    const file = path.join(root, 'raw/big/huge.parquet');
+    const handle = await open(file, 'w');
+    await handle.truncate(2 ** 31 + 1); // sparse: no disk space, still 2 GiB + 1 byte to hash
+    await handle.close();
+    const { objects } = await new LocalObjectStore(root).listPage('raw/');
+    const md5sum = (await execa('md5sum', [file])).stdout.split(' ')[0]; // another implementation
+    expect(objects).toEqual([expect.objectContaining({ key: 'raw/big/huge.parquet', size: 2 ** 31 + 1, etag: `"${md5sum}"` })]);
+  }, 60_000);
 
   it('creates a lake folder that does not exist yet on the first write', async () => {
     const root = path.join(await tempDir(), 'new', 'lake');
