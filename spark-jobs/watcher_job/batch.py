@@ -63,7 +63,7 @@ from watcher_job.report import FAILED, SUCCEEDED, phase, utc_now_iso, versions
 from watcher_job.session import JOB_CONF, cache_conf, is_one_task, session_conf
 from watcher_job.sparkio import SPARK_ERRORS, TRANSIENT_MARKERS, has_marker, marked_line
 from watcher_job.spec import Spec, check_rows, failed_rows, parse_spec, passed_rows, validate_spec
-from watcher_job.stages import cleaned_rows, contribution, failed_flag, outcome_counts
+from watcher_job.stages import cleaned_rows, contribution, failed_flag, outcome_counts, write_zone
 from watcher_job.together import FileStats, Source, inventory, named_rows_with_lineage
 
 # Spark jobs and plans in flight at once. The per-file jobs are a task or two each; a few at once
@@ -401,7 +401,7 @@ class _Batch:
         """Write one zone of one file; returns when it ended (`time.perf_counter`)."""
         assert f.group is not None
         rows = f.group.passed if zone == "cleaned" else f.group.failed
-        f.group.zone(rows, f).write.mode("overwrite").parquet(f.entry["outputs"][zone])
+        write_zone(f.group.zone(rows, f), f.entry["outputs"][zone])
         return time.perf_counter()
 
     def _merge(self, curated: CuratedFiles | None, passed: list[_File]) -> None:
