@@ -16,6 +16,7 @@ MiB = 1 << 20
         ("4096", 4096 * MiB),  # Spark reads a bare number as MiB
         ("1.5g", 3 << 29),
         ("2gb", 2 << 30),
+        ("512b", 512),  # bytes
         (None, 1 << 30),  # Spark's default
         ("lots", 1 << 30),
     ],

@@ -47,7 +47,9 @@ ONE_TASK_FILE_BYTES = 16 * 1024 * 1024
 def memory_bytes(text: str | None, default: str = "1g") -> int:
     """A JVM memory size as Spark's `spark.*.memory` settings take it (`512m`, `2g`, `4096`: MiB
     without a unit) in bytes; `default` when unset or unreadable."""
-    value = (text or default).strip().lower().removesuffix("b") or default
+    value = (text or default).strip().lower() or default
+    if len(value) > 1 and value.endswith("b") and value[-2] in _UNITS:  # 2gb, 512mb
+        value = value[:-1]
     unit = value[-1] if value[-1] in _UNITS else "m"
     number = value[:-1] if value[-1] in _UNITS else value
     try:

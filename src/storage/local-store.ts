@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PermanentError, PreconditionFailedError, UnsafeKeyError } from '../errors.js';
 import { assertSafeKey, assertSafePrefix, compareKeys } from './keys.js';
@@ -222,7 +221,7 @@ export function md5Etag(data: Buffer): string {
 /** The ETag of a file, read as a stream: a whole-file read fails over 2 GiB (Node's buffer limit). */
 async function md5EtagOfFile(file: string): Promise<string> {
   const hash = createHash('md5');
-  await pipeline(createReadStream(file), hash);
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return `"${hash.digest('hex')}"`;
 }
 
