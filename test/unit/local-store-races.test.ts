@@ -7,14 +7,14 @@ import { tempDir } from '../helpers/temp-dir.js';
 /** Files whose next read is preceded by their deletion: the race between a listing's stat and its read, made certain. */
 const deleteBeforeRead = new Set<string>();
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const fs = await importOriginal<typeof import('node:fs/promises')>();
-  const readFile = async (...args: Parameters<typeof fs.readFile>) => {
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const createReadStream = ((...args: Parameters<typeof fs.createReadStream>) => {
     const file = args[0];
-    if (typeof file === 'string' && deleteBeforeRead.delete(file)) await fs.unlink(file);
-    return fs.readFile(...args);
-  };
-  return { ...fs, default: { ...fs, readFile }, readFile };
+    if (typeof file === 'string' && deleteBeforeRead.delete(file)) fs.unlinkSync(file);
+    return fs.createReadStream(...args);
+  }) as typeof fs.createReadStream;
+  return { ...fs, default: { ...fs, createReadStream }, createReadStream };
 });
 
 describe('LocalObjectStore under a concurrent delete', () => {
