@@ -1,8 +1,7 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { PreconditionFailedError, WatcherError } from '../errors.js';
 import { assertSafeKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { defaultOwner, goneFromThisHost } from './claim-owner.js';
 
 /** One lease per dataset under this prefix: `metadata/claims/<encoded dataset>.json`. */
 export const CLAIMS_PREFIX = 'metadata/claims/';
@@ -18,7 +17,7 @@ export interface ClaimedVersion {
 /** The stored lease. `releasedAt` set: free for anyone, like an expired one. */
 export interface ClaimDocument extends ClaimedVersion {
   readonly version: typeof CLAIM_FORMAT_VERSION;
-  /** `host/pid/random`: which controller holds it. */
+  /** `host/pid/random/scope` (`defaultOwner`): which controller holds it. */
   readonly owner: string;
   readonly claimedAt: string;
   readonly expiresAt: string;
@@ -46,12 +45,12 @@ export class ClaimLostError extends WatcherError {}
 export interface ClaimStoreOptions {
   /** How long a claim lives without renewal; a controller that dies is taken over after this. */
   readonly ttlMs: number;
-  /** @default `host/pid/random` */
+  /** @default `host/pid/random/scope` (`defaultOwner`) */
   readonly owner?: string;
   readonly now?: () => Date;
   /**
    * Is the controller that holds a claim known to be gone? Its claim is then taken over at once
-   * instead of after its TTL. @default gone when it ran on this host and its pid no longer runs
+   * instead of after its TTL. @default gone when it ran in this process table and its pid no longer runs
    */
   readonly ownerGone?: (owner: string) => boolean;
 }
@@ -170,29 +169,6 @@ export class ClaimStore {
 
 function pick({ dataset, key, etag }: ClaimedVersion): ClaimedVersion {
   return { dataset, key, etag };
-}
-
-/** `host/pid/random`: unique per controller process, and says where it runs. */
-export function defaultOwner(): string {
-  return `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-}
-
-/**
- * True when `owner` (`host/pid/random`) ran on this host and is certainly not running now: its pid
- * is free, or it is this process's pid with another random part (an earlier process, e.g. pid 1 of
- * a restarted container). A pid taken by some other process cannot be told apart: not gone.
- */
-export function goneFromThisHost(owner: string, self: string): boolean {
-  const [host, pid] = owner.split('/');
-  const [selfHost, selfPid] = self.split('/');
-  if (host !== selfHost || pid === undefined || !/^\d+$/u.test(pid)) return false;
-  if (pid === selfPid) return owner !== self;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 function parseClaim(objectKey: string, text: string): ClaimDocument {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
-import { CLAIMS_PREFIX, ClaimStore, goneFromThisHost } from '../../src/state/claims.js';
+import { goneFromThisHost, processScope } from '../../src/state/claim-owner.js';
+import { CLAIMS_PREFIX, ClaimStore } from '../../src/state/claims.js';
 import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { assertSafeKey } from '../../src/storage/keys.js';
@@ -38,7 +39,7 @@ describe('a claim of a controller on this host', () => {
     const store = await localLake();
     const gone = execa(process.execPath, ['-e', '']);
     await gone;
-    const dead = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${gone.pid}/0bad` });
+    const dead = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${gone.pid}/0bad/${processScope()}` });
     expect((await dead.acquire(version)).acquired).toBe(true);
     const restarted = new ClaimStore(store, { ttlMs: 120_000 });
     expect((await restarted.acquire(version)).acquired).toBe(true);
@@ -47,12 +48,53 @@ describe('a claim of a controller on this host', () => {
 
   it('is left to its TTL while that pid runs, or when it is another host', async () => {
     const store = await localLake();
-    const alive = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${process.ppid}/1111` });
+    const alive = new ClaimStore(store, { ttlMs: 120_000, owner: `${hostname()}/${process.ppid}/1111/${processScope()}` });
     expect((await alive.acquire(version)).acquired).toBe(true);
     expect((await new ClaimStore(store, { ttlMs: 120_000 }).acquire(version)).acquired).toBe(false);
-    expect(goneFromThisHost(`other-host/${2 ** 22 + 7}/x`, `${hostname()}/1/y`)).toBe(false);
-    // The same pid as this process but another random part: an earlier process (pid 1 of a restarted container).
-    expect(goneFromThisHost(`${hostname()}/${process.pid}/aaaa`, `${hostname()}/${process.pid}/bbbb`)).toBe(true);
+    const scope = processScope();
+    expect(goneFromThisHost(`other-host/${2 ** 22 + 7}/x/${scope}`, `${hostname()}/1/y/${scope}`)).toBe(false);
+    // The same pid as this process but another random part, in this process table: an earlier process.
+    expect(goneFromThisHost(`${hostname()}/${process.pid}/aaaa/${scope}`, `${hostname()}/${process.pid}/bbbb/${scope}`)).toBe(true);
+  });
+
+  it('is left to its TTL when it was written in another process table (two pid-1 replicas with one hostname)', async () => {
+    const store = await localLake();
+    // Another container with the same hostname (host networking, a fixed `hostname:`), whose
+    // controller has this process's pid: it runs, but its pid cannot be checked from here.
+    const otherContainer = `${hostname()}/${process.pid}/aaaa/0123456789ab`;
+    const live = new ClaimStore(store, { ttlMs: 120_000, owner: otherContainer });
+    expect((await live.acquire(version)).acquired).toBe(true);
+    const here = new ClaimStore(store, { ttlMs: 120_000 });
+    expect(here.owner.split('/')[3]).not.toBe('0123456789ab');
+    expect(await here.acquire(version)).toMatchObject({ acquired: false, heldBy: { owner: otherContainer } });
+    // An owner written before scopes (host/pid/random) cannot be placed either.
+    const gone = execa(process.execPath, ['-e', '']);
+    await gone;
+    expect(goneFromThisHost(`${hostname()}/${gone.pid}/0bad`, here.owner)).toBe(false);
+    expect(goneFromThisHost(`${hostname()}/${gone.pid}/0bad/${processScope()}`, here.owner)).toBe(true);
+  });
+});
+
+describe('a process table (the scope of a claim owner)', () => {
+  const proc = (boot: string, ns: string) =>
+    processScope(
+      () => `${boot}\n`,
+      () => ns,
+    );
+
+  it('differs between pid namespaces of one boot, and between boots of one namespace', () => {
+    const a = proc('bd305f1f-c957-4ecb-92bf-38c118d697d3', 'pid:[4026531836]');
+    expect(a).toMatch(/^[0-9a-f]{12}$/u);
+    expect(proc('bd305f1f-c957-4ecb-92bf-38c118d697d3', 'pid:[4026532201]')).not.toBe(a);
+    expect(proc('0c7e6a55-7d1e-4bd6-9a7a-58a0f4f1b2c9', 'pid:[4026531836]')).not.toBe(a);
+    expect(proc('bd305f1f-c957-4ecb-92bf-38c118d697d3', 'pid:[4026531836]')).toBe(a);
+  });
+
+  it('is the platform where there is no /proc', () => {
+    const none = () => {
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    };
+    expect(processScope(none, none)).toBe(process.platform);
   });
 });
 
