@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, realpath, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { PermanentError, PreconditionFailedError, UnsafeKeyError } from '../errors.js';
@@ -39,7 +39,14 @@ export class LocalObjectStore implements ObjectStore {
     await this.#walk(path.join(this.root, startDir), startDir, keys);
     const after = [options.continuationToken, options.startAfter].filter((k) => k !== undefined);
     const selected = keys.filter((k) => k.startsWith(prefix) && after.every((a) => compareKeys(k, a) > 0)).sort(compareKeys);
-    const pageKeys = selected.slice(0, pageSize);
+    // Keys are judged (`only`) in order until the page is full, so each is judged once over all pages.
+    const pageKeys: string[] = [];
+    let passed = 0;
+    for (const key of selected) {
+      if (pageKeys.length === pageSize) break;
+      passed += 1;
+      if (options.only === undefined || options.only(key)) pageKeys.push(key);
+    }
     const objects: ObjectInfo[] = [];
     for (const key of pageKeys) {
       options.signal?.throwIfAborted();
@@ -49,7 +56,7 @@ export class LocalObjectStore implements ObjectStore {
       if (info !== undefined) objects.push(info); // deleted while we listed: S3 would not show it either
     }
     const last = pageKeys.at(-1);
-    return selected.length > pageSize && last !== undefined ? { objects, nextToken: last } : { objects };
+    return selected.length > passed && last !== undefined ? { objects, nextToken: last } : { objects };
   }
 
   async #walk(dir: string, relDir: string, out: string[]): Promise<void> {
@@ -191,16 +198,18 @@ export class LocalObjectStore implements ObjectStore {
     for (;;) {
       try {
         const handle = await open(lock, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY);
-        await handle.writeFile(`${process.pid}\n`);
+        await handle.writeFile(`${process.pid}\n${randomBytes(8).toString('hex')}\n`);
         await handle.close();
         break;
       } catch (error) {
         if (!isNodeError(error, 'EEXIST')) throw error;
+        // What the lock says, then how old it is: a lock replaced in between reads as fresh.
+        const held = await readFile(lock, 'utf8').catch(() => undefined);
         const age = await stat(lock).then(
           (s) => Date.now() - s.mtimeMs,
           () => 0,
         );
-        if (age > STALE_LOCK_MS) await unlink(lock).catch(() => undefined);
+        if (held !== undefined && age > STALE_LOCK_MS) await breakStaleLock(lock, held);
         else if (Date.now() > deadline) throw new PreconditionFailedError(key, `timed out waiting for the write lock of ${key}`);
         // A lock is held for one small write; retry soon, with jitter so writers don't march in step.
         else await delay(2 + Math.random() * 8);
@@ -212,6 +221,27 @@ export class LocalObjectStore implements ObjectStore {
       await unlink(lock).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Removes the lock file `lock` if it is still the one judged stale (its content `held`: a pid and
+ * a random token per acquisition). Another writer may have broken that lock and taken a fresh one
+ * since it was judged, so the lock is moved aside first (a rename is atomic), and put back with a
+ * link (which never replaces a file) when what was moved is not the stale one. Only a writer that
+ * takes the lock in the instant it is aside slips through: a stale lock and three writers of one key
+ * at that moment.
+ */
+async function breakStaleLock(lock: string, held: string): Promise<void> {
+  const aside = `${lock}.${randomBytes(6).toString('hex')}.stale`;
+  try {
+    await rename(lock, aside);
+  } catch (error) {
+    if (isNodeError(error, 'ENOENT')) return; // broken by another writer, or released
+    throw error;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  if (moved !== held) await link(aside, lock).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
 }
 
 export function md5Etag(data: Buffer): string {
