@@ -12,10 +12,11 @@ export interface ReadinessOptions {
 }
 
 /**
- * Ready when the last pass succeeded within 3 × the pass interval, or while a pass whose listing
- * succeeded is still running its jobs (a long pass is progress, and JOB_TIMEOUT_SECONDS bounds it),
- * or while the SQS consumer is polling. A failed pass makes it unready at once; the next good
- * one makes it ready again. Fed by the controller's events (see metric-events.ts).
+ * Ready while a pass whose listing succeeded is still running its jobs (a long pass is progress,
+ * and JOB_TIMEOUT_SECONDS bounds it); else unready when the last pass failed, whatever the SQS
+ * consumer does (a consumer that polls while every pass fails is no progress); else ready while
+ * the SQS consumer is polling, or when the last pass succeeded within 3 × the pass interval. The
+ * next good pass makes it ready again. Fed by the controller's events (see metric-events.ts).
  */
 export class Readiness {
   readonly #windowMs: number;
@@ -54,9 +55,9 @@ export class Readiness {
   }
 
   check(): ReadinessState {
-    if (this.#consumer === 'polling') return { ready: true, reason: 'the SQS consumer is polling' };
     if (this.#passListed) return { ready: true, reason: 'a pass is running its jobs' };
     if (this.#lastFailure !== undefined) return { ready: false, reason: `the last pass failed: ${this.#lastFailure}` };
+    if (this.#consumer === 'polling') return { ready: true, reason: 'the SQS consumer is polling' };
     if (this.#lastSuccessAt === undefined) return { ready: false, reason: 'no pass has finished yet' };
     const age = this.#now() - this.#lastSuccessAt;
     if (age > this.#windowMs) {
