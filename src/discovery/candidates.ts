@@ -1,5 +1,3 @@
-import type { ObjectInfo } from '../storage/object-store.js';
-
 /** Where new data lands. The pipeline never writes here. */
 export const RAW_PREFIX = 'raw/';
 /** The dataset of a file directly under raw/. */
@@ -19,7 +17,8 @@ export interface CandidateVersion {
 /** Why a raw object is not a candidate; `undefined` means it is one. */
 export type SkipReason = 'folder-marker' | 'hidden-or-temporary' | 'not-matching';
 
-export type CandidateFilter = (object: ObjectInfo) => SkipReason | undefined;
+/** Judges a raw object by its key alone, so a listing can skip the rest before it looks at them. */
+export type CandidateFilter = (key: string) => SkipReason | undefined;
 
 /**
  * Candidates are objects under raw/ whose path below raw/ matches the glob (case-insensitive),
@@ -29,9 +28,9 @@ export type CandidateFilter = (object: ObjectInfo) => SkipReason | undefined;
  */
 export function candidateFilter(glob: string = DEFAULT_CANDIDATE_GLOB): CandidateFilter {
   const matches = globToRegExp(glob);
-  return (object) => {
-    if (object.key.endsWith('/')) return 'folder-marker';
-    const rel = object.key.startsWith(RAW_PREFIX) ? object.key.slice(RAW_PREFIX.length) : object.key;
+  return (key) => {
+    if (key.endsWith('/')) return 'folder-marker';
+    const rel = key.startsWith(RAW_PREFIX) ? key.slice(RAW_PREFIX.length) : key;
     // `.` and `..` are not hidden names but unsafe keys: candidates, so they are dead-lettered by name.
     const hidden = (segment: string): boolean =>
       segment.startsWith('_') || (segment.startsWith('.') && segment !== '.' && segment !== '..');

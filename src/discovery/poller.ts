@@ -20,10 +20,15 @@ export class PollingDiscovery {
   async discover(signal?: AbortSignal): Promise<Discovery> {
     const candidates: CandidateVersion[] = [];
     const skipped: Record<SkipReason, number> = { 'folder-marker': 0, 'hidden-or-temporary': 0, 'not-matching': 0 };
-    for await (const object of listAll(this.#store, RAW_PREFIX, signal ? { signal } : {})) {
-      const reason = this.#filter(object);
-      if (reason === undefined) candidates.push({ ...object, dataset: datasetOf(object.key) });
-      else skipped[reason] += 1;
+    // The filter runs on each key as the listing passes it: the rest are never looked at (a local
+    // lake hashes only candidates).
+    const only = (key: string): boolean => {
+      const reason = this.#filter(key);
+      if (reason !== undefined) skipped[reason] += 1;
+      return reason === undefined;
+    };
+    for await (const object of listAll(this.#store, RAW_PREFIX, { only, ...(signal ? { signal } : {}) })) {
+      candidates.push({ ...object, dataset: datasetOf(object.key) });
     }
     return { candidates, skipped };
   }
@@ -35,11 +40,14 @@ export class PollingDiscovery {
     for (const key of new Set(keys)) {
       signal?.throwIfAborted();
       if (!key.startsWith(RAW_PREFIX)) continue;
+      const reason = this.#filter(key);
+      if (reason !== undefined) {
+        skipped[reason] += 1;
+        continue;
+      }
       const object = await this.#store.head(key, signal);
       if (object === undefined) continue; // deleted since the event: nothing to do
-      const reason = this.#filter(object);
-      if (reason === undefined) candidates.push({ ...object, dataset: datasetOf(object.key) });
-      else skipped[reason] += 1;
+      candidates.push({ ...object, dataset: datasetOf(object.key) });
     }
     return { candidates, skipped };
   }

@@ -25,6 +25,12 @@ export interface ListOptions {
   readonly startAfter?: string;
   /** At most this many objects per page. @default 1000 */
   readonly pageSize?: number;
+  /**
+   * Only objects whose key it accepts; called once for each key the listing passes. The local
+   * store stats and hashes no other file; S3 lists them and drops them (a page may then be short,
+   * even empty, with a next token). @default every key
+   */
+  readonly only?: (key: string) => boolean;
   readonly signal?: AbortSignal;
 }
 

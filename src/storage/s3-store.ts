@@ -48,12 +48,14 @@ export class S3ObjectStore implements ObjectStore {
         }),
         options.signal ? { abortSignal: options.signal } : {},
       );
-      const objects: ObjectInfo[] = (out.Contents ?? []).map((o) => ({
+      const listed: ObjectInfo[] = (out.Contents ?? []).map((o) => ({
         key: (o.Key ?? '').slice(this.#prefix.length),
         size: o.Size ?? 0,
         etag: o.ETag ?? '',
         lastModified: o.LastModified ?? new Date(0),
       }));
+      const { only } = options;
+      const objects = only === undefined ? listed : listed.filter((o) => only(o.key));
       return out.IsTruncated && out.NextContinuationToken ? { objects, nextToken: out.NextContinuationToken } : { objects };
     } catch (error) {
       throw mapS3Error(error, where, prefix, 's3:ListBucket');

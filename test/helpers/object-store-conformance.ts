@@ -68,6 +68,21 @@ export function objectStoreConformance(name: string, makeStore: () => Promise<Ob
       expect(after).toEqual(['raw/a/2.parquet', 'raw/b.parquet', 'raw/é.parquet']);
     });
 
+    it('lists only the keys `only` accepts, judging each key once over all pages', async () => {
+      const store = await makeStore();
+      const keys = ['raw/a.csv', 'raw/b.parquet', 'raw/c.csv', 'raw/d.parquet', 'raw/e.csv', 'raw/f.csv', 'raw/g.parquet'];
+      for (const k of keys) await store.put(k, k);
+      const judged: string[] = [];
+      const only = (key: string) => {
+        judged.push(key);
+        return key.endsWith('.parquet');
+      };
+      const listed: string[] = [];
+      for await (const o of listAll(store, 'raw/', { pageSize: 2, only })) listed.push(o.key);
+      expect(listed).toEqual(['raw/b.parquet', 'raw/d.parquet', 'raw/g.parquet']);
+      expect(judged).toEqual(keys);
+    });
+
     it('refuses keys that could escape the lake root', async () => {
       const store = await makeStore();
       for (const key of [
