@@ -1,3 +1,4 @@
+import { describeError } from '../errors.js';
 import { ClaimLostError, type ClaimStore, type HeldClaim } from '../state/claims.js';
 import type { Sleep } from './retrying-run.js';
 
@@ -13,7 +14,10 @@ export interface ClaimHeartbeatOptions {
   readonly everyMs: number;
   /** The wait between renewals; injected so tests drive the clock. Rejects once its signal aborts. */
   readonly sleep: Sleep;
-  /** A renewal failed for another reason (the network): the next beat tries again. */
+  /**
+   * A renewal failed for another reason (the network): the next beat tries again, unless the claim
+   * would expire before it; then `lost` aborts, so the job stops while the claim is still held.
+   */
   readonly onRenewFailed?: (error: unknown) => void;
 }
 
@@ -38,6 +42,19 @@ export function keepClaim(claims: ClaimStore, claim: HeldClaim, options: ClaimHe
           return;
         }
         options.onRenewFailed?.(error);
+        const left = claims.expiresIn(current);
+        if (left <= options.everyMs) {
+          // The next try would come after the lease ends, when another controller may take it:
+          // stop the job while the claim is still ours (fencing by time, with a beat to spare).
+          const { key } = current.document;
+          lost.abort(
+            new ClaimLostError(
+              `the claim ${current.objectKey} on ${key} could not be renewed (${describeError(error)}) and expires in ${Math.max(0, Math.round(left / 1000))} s, before the next try`,
+              { cause: error },
+            ),
+          );
+          return;
+        }
       }
     }
   })();

@@ -128,6 +128,11 @@ export class ClaimStore {
     }
   }
 
+  /** How long until `claim` expires, by this store's clock (which wrote its `expiresAt`); negative once it has. */
+  expiresIn(claim: HeldClaim): number {
+    return Date.parse(claim.document.expiresAt) - this.#now().getTime();
+  }
+
   /**
    * Marks the claim released (a conditional write, not a delete, so a claim another controller
    * took over meanwhile is never removed). A lost claim is not an error: there is nothing to give back.

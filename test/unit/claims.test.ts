@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { keepClaim } from '../../src/controller/claim-heartbeat.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import { candidateFilter } from '../../src/discovery/candidates.js';
 import { PollingDiscovery } from '../../src/discovery/poller.js';
@@ -10,6 +11,7 @@ import { DeadLetterStore } from '../../src/state/dead-letters.js';
 import { MarkerStore } from '../../src/state/marker.js';
 import { assertSafeKey } from '../../src/storage/keys.js';
 import { LocalObjectStore } from '../../src/storage/local-store.js';
+import type { PutOptions } from '../../src/storage/object-store.js';
 import { claimStoreConformance, replicaScenarios } from '../helpers/claim-store-conformance.js';
 import { ScriptedEngine } from '../helpers/scripted-engine.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -125,5 +127,64 @@ describe('a stop that comes while a version is being claimed', () => {
     expect(engine.submitted).toEqual([]);
     expect(await claims.read('orders')).toMatchObject({ releasedAt: expect.any(String) });
     expect(await versionStates(store)).toEqual({ 'raw/orders/a.parquet': 'pending' });
+  });
+});
+
+describe('a claim whose renewals fail', () => {
+  /** A lake whose writes fail while `failing`, as during a network partition. */
+  class PartitionedLake extends LocalObjectStore {
+    failing = false;
+    override put(key: string, body: Buffer | string, options?: PutOptions) {
+      if (this.failing) return Promise.reject(new Error('socket hang up (test)'));
+      return super.put(key, body, options);
+    }
+  }
+  const version = { dataset: 'orders', key: 'raw/orders/a.parquet', etag: '"e"' };
+
+  it('stops the job while the claim is still held: before it would expire ahead of the next try', async () => {
+    const store = new PartitionedLake(await tempDir());
+    let clock = Date.parse('2026-12-02T10:00:00Z');
+    const claims = new ClaimStore(store, { ttlMs: 120_000, now: () => new Date(clock) });
+    const acquired = await claims.acquire(version);
+    if (!acquired.acquired) throw new Error('not acquired');
+    store.failing = true;
+    const failures: number[] = [];
+    const heartbeat = keepClaim(claims, acquired.claim, {
+      everyMs: 40_000,
+      sleep: async (ms, signal) => {
+        signal?.throwIfAborted();
+        clock += ms; // the beat's wait, on the injected clock
+      },
+      onRenewFailed: () => failures.push(clock),
+    });
+    const lostAt = await new Promise<unknown>((resolve) => heartbeat.lost.addEventListener('abort', () => resolve(heartbeat.lost.reason)));
+    // Renewals at +40 s (80 s left: try again) and +80 s (40 s left: one beat, no margin): stop.
+    expect(failures.map((t) => t - Date.parse('2026-12-02T10:00:00Z'))).toEqual([40_000, 80_000]);
+    expect(String(lostAt)).toMatch(/could not be renewed \(socket hang up \(test\)\) and expires in 40 s, before the next try/u);
+    expect(claims.expiresIn(await heartbeat.stop())).toBe(40_000); // still ours when the job stopped
+  });
+
+  it('keeps the job running through one failed renewal', async () => {
+    const store = new PartitionedLake(await tempDir());
+    let clock = Date.parse('2026-12-02T10:00:00Z');
+    const claims = new ClaimStore(store, { ttlMs: 120_000, now: () => new Date(clock) });
+    const acquired = await claims.acquire(version);
+    if (!acquired.acquired) throw new Error('not acquired');
+    let beats = 0;
+    const done = new AbortController();
+    const heartbeat = keepClaim(claims, acquired.claim, {
+      everyMs: 40_000,
+      sleep: async (ms, signal) => {
+        signal?.throwIfAborted();
+        beats += 1;
+        store.failing = beats === 1; // only the first renewal fails
+        if (beats === 4) done.abort();
+        clock += ms;
+      },
+    });
+    await new Promise((resolve) => done.signal.addEventListener('abort', resolve));
+    const latest = await heartbeat.stop();
+    expect(heartbeat.lost.aborted).toBe(false);
+    expect(claims.expiresIn(latest)).toBeGreaterThan(40_000);
   });
 });
