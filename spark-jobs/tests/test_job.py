@@ -142,6 +142,54 @@ def test_reprocessing_the_same_version_is_idempotent(spark, lake):
     assert report(lake, "run-2")["rows"] == report(lake)["rows"]
 
 
+class Killed(BaseException):
+    """A kill of the job process: no report, no cleanup (it is not an Exception the job catches)."""
+
+
+def _kill_while_publishing(monkeypatch, lake, dataset):
+    """Make the next publish into curated do what Spark's overwrite does first, delete what it
+    replaces (the whole table, or each partition it writes), and then die."""
+    import shutil
+
+    import watcher_job.publish as publish
+
+    def killed(spark, staged, curated_uri, step):
+        table = lake.path(f"curated/{dataset}")
+        if step.partition_by:
+            for r in staged.select(*step.partition_by).distinct().collect():
+                folder = table.joinpath(*[f"{n}={r[n]}" for n in step.partition_by])
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            shutil.rmtree(table)
+        raise Killed()
+
+    monkeypatch.setattr(publish, "_overwrite", killed)
+
+
+@pytest.mark.parametrize("table_format", ["parquet"], indirect=True)
+@pytest.mark.parametrize("partitioned", [True, False], ids=["partitioned", "whole-table"])
+def test_a_merge_killed_while_publishing_loses_no_rows(spark, lake, monkeypatch, partitioned):
+    spec = SPEC if partitioned else {k: v for k, v in SPEC.items() if k != "partitionBy"}
+    lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 10:00:00"), ("2", "2", "2024-01-02 10:00:00")))
+    lake.put_table("raw/sales/b.parquet", orders(("3", "3", "2024-01-02 11:00:00")))
+    assert run(lake, key="raw/sales/a.parquet", run_id="a", spec=spec) == 0
+    with monkeypatch.context() as m:
+        _kill_while_publishing(m, lake, "sales")
+        with pytest.raises(Killed):
+            run(lake, key="raw/sales/b.parquet", run_id="b", spec=spec)
+    # what the kill left: curated lost order 2 (a.parquet's, recorded as processed)
+    left = lake.path("curated/sales")
+    assert not left.exists() or 2 not in {r["order_id"] for r in rows_of(read(spark, lake, "curated/sales"))}
+
+    # the controller retries b.parquet: the run first finishes the interrupted publish
+    assert run(lake, key="raw/sales/b.parquet", run_id="b2", spec=spec) == 0
+    got = sorted((r["order_id"], r["_source_key"]) for r in rows_of(read(spark, lake, "curated/sales")))
+    assert got == [(1, "raw/sales/a.parquet"), (2, "raw/sales/a.parquet"), (3, "raw/sales/b.parquet")]
+    # and a later run finds nothing left to finish
+    assert run(lake, key="raw/sales/a.parquet", etag="e2", run_id="a2", spec=spec) == 0
+    assert sorted(r["order_id"] for r in rows_of(read(spark, lake, "curated/sales"))) == [1, 2, 3]
+
+
 @BOTH_FORMATS
 def test_new_etag_replaces_that_keys_rows_only(spark, lake):
     lake.put_table("raw/sales/a.parquet", orders(("1", "1", "2024-01-01 00:00:00"), ("2", "2", "2024-01-03 00:00:00")))

@@ -55,9 +55,10 @@ from watcher_job.lake import (
     join_uri,
     normalize_lake_root,
     parse_key,
+    staging_key,
 )
 from watcher_job.manifest import Manifest, read_manifest
-from watcher_job.merge import CuratedFiles, check_partitioning, merge_into_curated, probe_curated
+from watcher_job.merge import CuratedFiles, check_partitioning, merge_into_curated, probe_settled
 from watcher_job.rawfile import count_raw, read_schema, read_with_schema, reading
 from watcher_job.report import FAILED, SUCCEEDED, phase, utc_now_iso, versions
 from watcher_job.session import JOB_CONF, cache_conf, is_one_task, session_conf
@@ -152,7 +153,7 @@ class _Batch:
         self.spec = spec
         self.report = report
         self.curated_uri = join_uri(lake, "curated", manifest.dataset)
-        self.staging_uri = join_uri(lake, "metadata", "staging", "curated", manifest.dataset)
+        self.staging_uri = join_uri(lake, staging_key(manifest.dataset))
         self.files = [_File(i, f.key, f.etag, lake) for i, f in enumerate(manifest.files)]
         report["files"] = [f.entry for f in self.files]
         self.cached: list[DataFrame] = []
@@ -171,7 +172,7 @@ class _Batch:
                 df.unpersist()
 
     def _run(self, pool: ThreadPoolExecutor) -> None:
-        probed = pool.submit(probe_curated, self.spark, self.curated_uri, self.spec.table_format)
+        probed = pool.submit(probe_settled, self.spark, self.curated_uri, self.staging_uri, self.spec.table_format)
         self._check_keys()
         with phase(self.report, "read"):
             # The inventory reads no column, so it needs no schema: it runs alongside the footer
@@ -430,8 +431,6 @@ class _Batch:
             for f in passed:
                 f.fail(error)
             return
-        if merge.cached is not None:
-            self.cached.append(merge.cached)
         for f in passed:
             f.entry["rows"]["curated"] = merge.offered.get(f.key, 0)
 

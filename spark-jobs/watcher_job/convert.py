@@ -16,8 +16,8 @@ from pyspark.sql import SparkSession
 
 from .delta_table import _APP, _USER_METADATA, probe_delta
 from .errors import PermanentJobError, RetryableJobError
-from .lake import escape_glob, join_uri
-from .merge import convert_statement, probe_curated
+from .lake import escape_glob, join_uri, staging_key
+from .merge import convert_statement, probe_settled
 from .session import JOB_CONF, session_conf
 
 
@@ -48,7 +48,7 @@ def convert_curated(spark: SparkSession, lake: str, dataset: str, run_id: str) -
     """Convert `curated/<dataset>/` of `lake` to Delta in place, keeping every row."""
     uri = join_uri(lake, "curated", check_dataset(dataset))
     with session_conf(spark, JOB_CONF):
-        files = probe_curated(spark, uri)
+        files = probe_settled(spark, uri, join_uri(lake, staging_key(dataset)))
         if files is None:
             raise NoCuratedTableError(f"there is no curated table at {uri}: nothing to convert")
         if files.delta is not None:

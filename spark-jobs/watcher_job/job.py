@@ -37,7 +37,7 @@ from watcher_job.lake import (
     normalize_lake_root,
     parse_key,
 )
-from watcher_job.merge import CuratedFiles, merge_into_curated, probe_curated
+from watcher_job.merge import CuratedFiles, merge_into_curated, probe_settled
 from watcher_job.rawfile import read_raw, reading
 from watcher_job.report import SUCCEEDED, phase, utc_now_iso, versions
 from watcher_job.session import JOB_CONF, cache_conf, is_one_task, session_conf
@@ -105,7 +105,9 @@ def _execute(spark: SparkSession, plan: _Plan, args: JobArgs, report: dict) -> N
     # leaves a core idle. Every output is rewritten whole on a retry, so their order is free.
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-job") as pool:
-            probed = pool.submit(probe_curated, spark, plan.outputs["curated"], spec.table_format)
+            probed = pool.submit(
+                probe_settled, spark, plan.outputs["curated"], join_uri(plan.lake, plan.raw.staging), spec.table_format
+            )
             with phase(report, "read"):
                 raw = read_raw(spark, raw_uri)
             report["rows"]["read"] = raw.rows
@@ -162,8 +164,6 @@ def _curate(
         tag=commit_tag(plan.run_id, [(plan.raw.key, plan.etag)]),
     )
     report["rows"]["curated"] = merge.offered.get(plan.raw.key, 0)
-    if merge.cached is not None:
-        cached.append(merge.cached)
 
 
 def _base_report(args: JobArgs, started: str, spark: SparkSession) -> dict:

@@ -56,6 +56,11 @@ def default_report_uri(lake: str, run_id: str) -> str:
     return join_uri(lake, "metadata", "runs", f"{run_id}.json")
 
 
+def staging_key(dataset: str) -> str:
+    """The dataset's staging folder for the curated merge (`publish.py`), rewritten by each run of it."""
+    return f"metadata/staging/curated/{dataset}"
+
+
 def join_uri(root: str, *parts: str) -> str:
     """Join a root URI and relative parts with single slashes."""
     out = root.rstrip("/")
@@ -106,8 +111,8 @@ class RawFile:
 
     @property
     def staging(self) -> str:
-        """Per-dataset staging folder for the curated merge, overwritten by each run of the dataset."""
-        return f"metadata/staging/curated/{self.dataset}"
+        """Per-dataset staging folder for the curated merge (`staging_key`)."""
+        return staging_key(self.dataset)
 
 
 def parse_key(key: str) -> RawFile:

@@ -21,15 +21,15 @@ Whatever curated holds from those source keys (any ETag) is replaced by `new_row
    existing rows (read through a filter on the partition values, so only those folders are
    read), minus these source keys' rows, are unioned with the new rows
    (`unionByName(allowMissingColumns=True)`) and deduplicated.
-4. The result is written straight into curated with dynamic partition overwrite: only the
-   partitions written change, and Spark allows reading the table being written because tasks
-   read their input before the job commits (moves the new partition folders in). A table
-   without `partitionBy` is rewritten whole, which Spark refuses while reading it, so that merge
-   goes through a per-dataset staging folder (`metadata/staging/curated/<dataset>/`).
+4. The result is staged (`metadata/staging/curated/<dataset>/rows/`), then published into
+   curated (`publish.py`): a table without `partitionBy` is overwritten whole, a partitioned one
+   with dynamic partition overwrite (only the partitions written change). A publish is recorded
+   before it starts and finished by the next run if a kill interrupted it, so a killed job never
+   leaves curated, or a partition of it, empty.
 5. An affected partition left with no rows has nothing to write (a dynamic overwrite would keep
    its old files), and the DataFrame API cannot delete files; such a folder is overwritten with
    a zero-row Parquet file instead. Only partitions that get no new rows can end up so, and only
-   then is the merge cached and its partitions listed.
+   then are the staged rows' partitions listed.
 
 One merge of many files (the batch form) equals merging them one by one in order, since
 deduplication keeps the greatest row of a total order whatever the grouping, with one exception
@@ -45,7 +45,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -55,6 +54,7 @@ from watcher_job.curation import align_columns, check_compatible, deduplicate, w
 from watcher_job.delta_table import DeltaState, DeltaUnavailableError, create_table, merge_into_delta, probe_delta
 from watcher_job.errors import CuratedConflictError
 from watcher_job.lake import escape_glob
+from watcher_job.publish import Publish, finish_publish, publish, stage
 from watcher_job.sparkio import NOT_FOUND_MARKERS, SPARK_ERRORS, has_marker, one_line
 from watcher_job.spec import Spec
 
@@ -125,6 +125,14 @@ def probe_curated(spark: SparkSession, uri: str, table_format: str | None = None
             type="CuratedFormatConflict",
         )
     return files
+
+
+def probe_settled(
+    spark: SparkSession, uri: str, staging_uri: str, table_format: str | None = None
+) -> CuratedFiles | None:
+    """`probe_curated`, once a publish an earlier run left pending has been finished (`publish.py`)."""
+    finish_publish(spark, uri, staging_uri)
+    return probe_curated(spark, uri, table_format)
 
 
 def convert_statement(uri: str, files: CuratedFiles) -> str:
@@ -204,8 +212,6 @@ class MergeResult:
     offered: dict[str, int]
     """Rows of `new_rows` per `_source_key` (a key with no rows is absent), counted by a query
     the merge runs anyway where it can."""
-    cached: DataFrame | None
-    """A DataFrame the merge cached; the caller unpersists it once done."""
 
 
 @dataclass(frozen=True)
@@ -306,42 +312,30 @@ def merge_into_curated(
             writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*parts)
         offered = _offered(new_rows)
         writer.parquet(curated_uri)
-        return MergeResult(offered=offered, cached=None)
+        return MergeResult(offered=offered)
     check_compatible(existing.data_schema, new_rows.schema, ignore=parts)
 
     if not parts:
-        # The whole table is rewritten, and Spark cannot overwrite a path it reads: stage first.
+        # The whole table is rewritten, from the staged rows (Spark cannot overwrite a path it reads).
         offered = _offered(new_rows)
-        merged = _merged(existing.df, new_rows, existing, keys, spec)
-        merged.write.mode("overwrite").parquet(staging_uri)
-        spark.read.schema(merged.schema).parquet(escape_glob(staging_uri)).write.mode("overwrite").parquet(curated_uri)
-        return MergeResult(offered=offered, cached=None)
+        staged = stage(_merged(existing.df, new_rows, existing, keys, spec), staging_uri)
+        publish(spark, staged, curated_uri, staging_uri, Publish(tag=tag, partition_by=[], empty=[]))
+        return MergeResult(offered=offered)
 
     affected, offered = _affected_partitions(existing.df, new_rows, keys, spec)
-    scope = _in_partitions(existing, affected)
-    merged = _merged(scope, new_rows, existing, keys, spec)
-    cached: DataFrame | None = None
-    stale_dirs: list[str] = []
+    staged = stage(_merged(_in_partitions(existing, affected), new_rows, existing, keys, spec), staging_uri)
+    empty: list[str] = []
     may_empty = [p for p in affected if p.new_rows == 0]
     if may_empty:
         # A partition that held only rows these versions replaced, and gets none back, would keep
         # them after a dynamic overwrite (it writes no file there): find such partitions first.
-        cached = merged = merged.persist(StorageLevel.MEMORY_AND_DISK)
-        present = {tuple(r) for r in merged.select(*_as_strings(parts)).distinct().collect()}
+        present = {tuple(r) for r in staged.select(*_as_strings(parts)).distinct().collect()}
         emptied = [p for p in may_empty if p.values not in present]
         if emptied:
-            stale_dirs = _folders_of(_in_partitions(existing, emptied))
-
-    # Dynamic partition overwrite replaces only the partitions written. Spark lets it read the
-    # table it writes: the tasks read their input before the job commits (moves the new folders in).
-    merged.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*parts).parquet(curated_uri)
-
-    if stale_dirs:
-        empty = spark.createDataFrame([], StructType([f for f in merged.schema.fields if f.name not in parts]))
-        for folder in stale_dirs:
-            # Stands in for a delete: the folder keeps one zero-row file with the schema.
-            empty.write.mode("overwrite").parquet(folder)
-    return MergeResult(offered=offered, cached=cached)
+            empty = _folders_of(_in_partitions(existing, emptied))
+    # Dynamic partition overwrite replaces only the partitions written.
+    publish(spark, staged, curated_uri, staging_uri, Publish(tag=tag, partition_by=parts, empty=empty))
+    return MergeResult(offered=offered)
 
 
 def _merge_delta(
@@ -361,7 +355,7 @@ def _merge_delta(
     offered = _offered(new_rows)
     if curated is None or curated.delta is None:
         create_table(source, uri, parts, tag)
-        return MergeResult(offered=offered, cached=None)
+        return MergeResult(offered=offered)
     check_partitioning(uri, curated, parts)
     check_compatible(curated.merged_schema, new_rows.schema)  # a Delta table's partition column types are fixed too
     merge_into_delta(
@@ -375,4 +369,4 @@ def _merge_delta(
         order_by=spec.order_by,
         tag=tag,
     )
-    return MergeResult(offered=offered, cached=None)
+    return MergeResult(offered=offered)
