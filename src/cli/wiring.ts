@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { Reconciler } from '../controller/reconciler.js';
+import { RunHistoryUpkeep } from '../controller/run-history-upkeep.js';
 import { SqsWatcher } from '../controller/sqs-watch-loop.js';
 import { SqsSource } from '../discovery/sqs-source.js';
 import { ConfigError } from '../errors.js';
@@ -12,6 +13,7 @@ import { BatchManifests } from '../state/batch-manifests.js';
 import { ClaimStore } from '../state/claims.js';
 import { DeadLetterStore } from '../state/dead-letters.js';
 import { MarkerStore } from '../state/marker.js';
+import { RunHistoryPruner } from '../state/run-retention.js';
 import { LocalObjectStore } from '../storage/local-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { checkBucketReachable } from '../storage/s3-bucket-check.js';
@@ -26,6 +28,8 @@ export interface Watcher {
   readonly deadLetters: DeadLetterStore;
   readonly reconciler: Reconciler;
   readonly engine: SparkEngine;
+  /** Prunes old run history after passes (RUN_HISTORY_DAYS); undefined when it is kept whole (`0`). */
+  readonly upkeep?: RunHistoryUpkeep;
   close(): Promise<void>;
 }
 
@@ -82,6 +86,17 @@ export async function createWatcher(config: Config, parts: WatcherParts = {}): P
     retry: config.retry,
     claims: new ClaimStore(store, { ttlMs: config.claimTtlMs }),
   });
+  const upkeep =
+    config.runHistoryKeepMs === undefined
+      ? undefined
+      : new RunHistoryUpkeep(
+          new RunHistoryPruner(store, { marker, deadLetters }, { keepMs: config.runHistoryKeepMs, logDir: config.runLogDir }),
+        );
+  upkeep?.follow(reconciler);
   let closing: Promise<void> | undefined;
-  return { config, store, marker, deadLetters, reconciler, engine, close: () => (closing ??= engine.close()) };
+  const close = async (): Promise<void> => {
+    await upkeep?.idle();
+    await engine.close();
+  };
+  return { config, store, marker, deadLetters, reconciler, engine, ...(upkeep ? { upkeep } : {}), close: () => (closing ??= close()) };
 }

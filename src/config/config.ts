@@ -68,6 +68,8 @@ export interface Config {
   readonly candidateGlob: string;
   /** Where each run's driver output goes. @default ./logs/runs */
   readonly runLogDir: string;
+  /** Run history older than this is pruned (RUN_HISTORY_DAYS); undefined (`0`): kept. @default 30 days */
+  readonly runHistoryKeepMs?: number;
   /** Retries of retryable job failures. @default 3 attempts, waits from 10 s to 300 s */
   readonly retry: RetryPolicy;
   /** A controller's claim on a dataset lives this long unless renewed (every third of it). @default 120 s */
@@ -102,6 +104,9 @@ interface Setting {
 }
 
 /** The configuration table of the README is this list. */
+/** RUN_HISTORY_DAYS when unset. */
+export const DEFAULT_RUN_HISTORY_DAYS = 30;
+
 export const SETTINGS: readonly Setting[] = [
   { name: 'LAKE', default: '(none)', meaning: 'Lake root: `s3://bucket[/prefix]`, `file:///abs/path` or a folder path' },
   { name: 'BUCKET_NAME', default: '(none)', meaning: 'Original name: alone, means `LAKE=s3://$BUCKET_NAME`' },
@@ -156,6 +161,12 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'DATASETS_DIR', default: './datasets if it exists', meaning: 'Folder of `<dataset>.json` specs' },
   { name: 'CANDIDATE_GLOB', default: '**/*.parquet', meaning: 'Which keys below raw/ are candidates (case-insensitive)' },
   { name: 'RUN_LOG_DIR', default: './logs/runs', meaning: 'Per-run Spark driver logs' },
+  {
+    name: 'RUN_HISTORY_DAYS',
+    default: String(DEFAULT_RUN_HISTORY_DAYS),
+    meaning:
+      'Run reports, batch manifests and driver logs of runs older than this are pruned (hourly, after a pass); those the marker, a dead letter or an attempt names are kept; `0`: keep all',
+  },
   { name: 'LOG_LEVEL', default: 'info', meaning: `One of ${LOG_LEVELS.join(', ')}` },
   { name: 'LOG_FORMAT', default: 'json unless a terminal', meaning: '`json` or `pretty`' },
   { name: 'PYTHON', default: 'python3', meaning: 'The Python that `setup` makes .venv with' },
@@ -368,6 +379,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
       `RETRY_BASE_SECONDS=${shown('RETRY_BASE_SECONDS')} is more than RETRY_MAX_SECONDS=${JSON.stringify(String(retryMaxSeconds))}; the first wait cannot be longer than the longest, so lower the base or raise the maximum.`,
     );
   }
+  const runHistoryDays = integer('RUN_HISTORY_DAYS', DEFAULT_RUN_HISTORY_DAYS, 0, 36_500, 'days');
   const claimTtlSeconds = integer('CLAIM_TTL_SECONDS', 120, 3, 86_400, 'seconds');
   const exists = options.exists ?? (() => false);
   const datasetsValue = value('DATASETS_DIR');
@@ -412,6 +424,7 @@ export function loadConfig(env: Environment, options: { cwd: string; exists?: (p
     ...(logFormat === 'json' || logFormat === 'pretty' ? { logFormat } : {}),
     candidateGlob,
     runLogDir: path.resolve(options.cwd, value('RUN_LOG_DIR') ?? 'logs/runs'),
+    ...(runHistoryDays > 0 ? { runHistoryKeepMs: runHistoryDays * 86_400_000 } : {}),
     retry: { maxAttempts, baseDelayMs: retryBaseSeconds * 1000, maxDelayMs: retryMaxSeconds * 1000 },
     claimTtlMs: claimTtlSeconds * 1000,
     childEnv,

@@ -1,6 +1,7 @@
 import type winston from 'winston';
 import type { ControllerEventName } from '../controller/events.js';
 import type { Reconciler } from '../controller/reconciler.js';
+import type { RunHistoryUpkeep, RunHistoryUpkeepEvents } from '../controller/run-history-upkeep.js';
 import type { SqsWatchEvents, SqsWatcher } from '../controller/sqs-watch-loop.js';
 import { describeError } from '../errors.js';
 import { PermanentJobError, RetryableJobError } from '../engines/job-errors.js';
@@ -12,7 +13,9 @@ export const COMMON_LOG_FIELDS = ['time', 'level', 'msg', 'event'] as const;
 const JOB_FIELDS = ['passId', 'runId', 'key', 'etag', 'dataset', 'engine', 'attempt'] as const;
 
 /** The fields each event's log line carries besides the common ones: the contract scripts and dashboards rely on. */
-export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWatchEvents, readonly string[]>> = {
+export const LOG_EVENT_FIELDS: Readonly<
+  Record<ControllerEventName | keyof SqsWatchEvents | keyof RunHistoryUpkeepEvents, readonly string[]>
+> = {
   'pass:started': ['passId', 'scope'],
   'pass:discovered': ['passId', 'scope', 'candidates', 'todo', 'runnable'],
   'pass:finished': ['passId', 'processed', 'failed', 'skipped', 'pending', 'upToDate', 'durationMs'],
@@ -33,6 +36,8 @@ export const LOG_EVENT_FIELDS: Readonly<Record<ControllerEventName | keyof SqsWa
   'message:kept': ['messageId', 'keys', 'passId'],
   'queue:received': ['messages'],
   'queue:error': ['error'],
+  'history:pruned': ['reports', 'manifests', 'logs', 'durationMs'],
+  'history:prune-failed': ['error'],
 };
 
 /** Turns the controller's events into one structured log line each. */
@@ -153,5 +158,20 @@ export function logSqsEvents(watcher: SqsWatcher, logger: winston.Logger): void 
   ev.on('queue:received', ({ messages }) => logger.debug(`queue polled: ${messages} message(s)`, { event: 'queue:received', messages }));
   ev.on('queue:error', ({ error }) =>
     logger.error(`queue error: ${describeError(error)}`, { event: 'queue:error', error: errorFields(error) }),
+  );
+}
+
+/** The run-history upkeep's lines: what a prune removed (info when anything), or why it failed (warn). */
+export function logUpkeepEvents(upkeep: RunHistoryUpkeep, logger: winston.Logger): void {
+  upkeep.events.on('history:pruned', ({ reports, manifests, logs, durationMs }) => {
+    const fields = { event: 'history:pruned', reports, manifests, logs, durationMs };
+    if (reports + manifests + logs === 0) logger.debug('run history: nothing old enough to prune', fields);
+    else logger.info(`run history pruned: ${reports} run reports, ${manifests} batch manifests, ${logs} driver logs`, fields);
+  });
+  upkeep.events.on('history:prune-failed', ({ error }) =>
+    logger.warn(`pruning the run history failed (it is left as it is; the next prune tries again): ${describeError(error)}`, {
+      event: 'history:prune-failed',
+      error: describeError(error),
+    }),
   );
 }

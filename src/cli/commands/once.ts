@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { progressLineFor } from '../../observability/progress-line.js';
 import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
-import { logControllerEvents } from '../../observability/log-events.js';
+import { logControllerEvents, logUpkeepEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor, writeLine } from '../context.js';
 import { formatPassSummary, summaryJson } from '../format-summary.js';
 import { handleShutdownSignals } from '../shutdown.js';
@@ -21,6 +21,7 @@ export async function onceCommand(ctx: CommandContext): Promise<number> {
   logControllerEvents(watcher.reconciler, logger);
   logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
+  if (watcher.upkeep) logUpkeepEvents(watcher.upkeep, logger);
   progress?.follow(watcher.reconciler);
   const shutdown = handleShutdownSignals(config.shutdownGraceMs, (m) => logger.warn(m, { event: 'shutdown' }));
   try {

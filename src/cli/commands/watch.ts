@@ -4,7 +4,7 @@ import { watch } from '../../controller/watch-loop.js';
 import { logEngineEvents } from '../../observability/engine-log-events.js';
 import { progressLineFor } from '../../observability/progress-line.js';
 import { logReliabilityEvents } from '../../observability/reliability-log-events.js';
-import { logControllerEvents, logSqsEvents } from '../../observability/log-events.js';
+import { logControllerEvents, logSqsEvents, logUpkeepEvents } from '../../observability/log-events.js';
 import { type CommandContext, configFrom, loggerFor } from '../context.js';
 import { startWatchObservability } from '../metrics-wiring.js';
 import { handleShutdownSignals } from '../shutdown.js';
@@ -22,6 +22,7 @@ export async function watchCommand(ctx: CommandContext, overrides: Record<string
   logControllerEvents(watcher.reconciler, logger);
   logReliabilityEvents(watcher.reconciler, logger);
   logEngineEvents(watcher.engine, logger);
+  if (watcher.upkeep) logUpkeepEvents(watcher.upkeep, logger);
   progress?.follow(watcher.reconciler);
   const observability = await startWatchObservability(config, watcher.reconciler, logger, watcher.engine).catch(async (error: unknown) => {
     await watcher.close();

@@ -3,6 +3,7 @@ import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { RetryableError } from '../../errors.js';
+import { rotateLogIfLarger } from '../log-rotation.js';
 import { signalProcessGroup } from '../process-tree.js';
 
 /** What the worker needs to run one job (the job contract's arguments, DESIGN.md). */
@@ -44,8 +45,10 @@ export interface ConnectWorkerOptions {
   /** The Spark Connect session this worker holds; a replacement reuses it to clean up after a dead one. */
   readonly sessionId: string;
   readonly env: Readonly<Record<string, string>>;
-  /** The worker's stderr (Spark client logs, tracebacks) is appended here. */
+  /** The worker's stderr (Spark client logs, tracebacks) is appended here; rotated to `<logFile>.1` at start when larger than `rotateLogAtBytes`. */
   readonly logFile: string;
+  /** @default ROTATE_LOG_AT_BYTES (64 MiB) */
+  readonly rotateLogAtBytes?: number;
   readonly spawn?: WorkerSpawnFn;
 }
 
@@ -77,6 +80,7 @@ export class ConnectWorker {
   /** Starts the process and resolves once its session answers. */
   async start(signal?: AbortSignal): Promise<void> {
     await mkdir(path.dirname(this.#o.logFile), { recursive: true });
+    await rotateLogIfLarger(this.#o.logFile, this.#o.rotateLogAtBytes);
     const log = await open(this.#o.logFile, 'a', 0o600);
     const child = (this.#o.spawn ?? defaultSpawn)(
       this.#o.python,
