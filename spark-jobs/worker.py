@@ -12,6 +12,11 @@ session and exit 0.
 
 The session id is the controller's: a replacement worker for one that died mid-job reuses it and
 first interrupts whatever its predecessor left running on the server, and drops its cache.
+
+A worker whose controller is gone (killed with SIGKILL: it could not stop its workers, which run
+in their own process groups) interrupts its session's job and exits at once (exit 4, a line on
+stderr), instead of finishing a job whose version the restarted controller runs again: an orphan
+must never write curated beside the rerun.
 """
 
 from __future__ import annotations
@@ -21,8 +26,13 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 
 EXIT_CONNECTION_LOST = 3
+EXIT_ORPHANED = 4
+# How often the worker checks that the controller that started it still runs.
+PARENT_CHECK_SECONDS = 0.25
 
 
 def _protocol_out():
@@ -44,11 +54,26 @@ def _fail_fast(spark) -> None:
     spark.client.set_retry_policies([DefaultPolicy(max_retries=4, initial_backoff=100, max_backoff=2000)])
 
 
+def _exit_when_orphaned(spark, parent: int) -> None:
+    """Runs on a daemon thread: once the process that started this worker is gone (the worker was
+    reparented), interrupt whatever the session runs and exit without another protocol line."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    gone = f"worker.py: the controller (pid {parent}) is gone: interrupting the session's job and exiting"
+    print(gone, file=sys.stderr)
+    try:
+        spark.interruptAll()
+    except Exception:  # noqa: BLE001 - the server may be gone too; exiting is what matters
+        pass
+    os._exit(EXIT_ORPHANED)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="worker.py", description=__doc__.splitlines()[0])
     parser.add_argument("--remote", required=True, help="Spark Connect URL, sc://host:port")
     parser.add_argument("--session-id", required=True, help="Spark Connect session id (a UUID)")
     ns = parser.parse_args()
+    parent = os.getppid()
     out = _protocol_out()
 
     def send(message: dict) -> None:
@@ -70,6 +95,7 @@ def main() -> int:
         lost = connection_lost(exc)
         send({"type": "fatal", "connectionLost": lost, "message": " ".join(str(exc).split())[:2000]})
         return EXIT_CONNECTION_LOST if lost else 1
+    threading.Thread(target=_exit_when_orphaned, args=(spark, parent), name="orphan-check", daemon=True).start()
     send({"type": "ready", "sparkVersion": version, "sessionId": ns.session_id})
 
     for line in sys.stdin:

@@ -1,4 +1,5 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,10 +7,26 @@ import { createWatcher, type Watcher } from '../../src/cli/wiring.js';
 import { loadConfig } from '../../src/config/config.js';
 import { AutoEngine, type AutoEngineEvents } from '../../src/engines/auto-engine.js';
 import { ConnectEngine } from '../../src/engines/connect/connect-engine.js';
+import { manifestUri } from '../../src/engines/job-arguments.js';
 import { signalProcessGroup } from '../../src/engines/process-tree.js';
+import { BatchManifests } from '../../src/state/batch-manifests.js';
+import { LocalObjectStore } from '../../src/storage/local-store.js';
 import { type TestConnectServer, startTestConnectServer } from '../helpers/connect-server.js';
 import { readParquetRows, venvPython } from '../helpers/python.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
+
+const exists = (file: string): Promise<boolean> =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+/** The process runs (a zombie, ended but not yet reaped, does not). */
+async function runs(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return status !== '' && !/^State:\s+Z/mu.test(status);
+}
 
 /** ENGINE=auto against a real local Spark Connect server: same results, and it survives losing the worker or the server. */
 describe('Spark Connect with ENGINE=auto', { timeout: 300_000 }, () => {
@@ -123,6 +140,82 @@ describe('Spark Connect with ENGINE=auto', { timeout: 300_000 }, () => {
     expect(summary).toMatchObject({ processed: 2, failed: 0 });
     expect(most).toBe(2);
     expect(workers.size).toBe(2);
+  });
+
+  it('a worker whose controller is killed with SIGKILL interrupts its job and exits: the orphan writes nothing more', async () => {
+    const root = path.join(await tempDir('s3sw-orphan-'), 'lake');
+    const store = new LocalObjectStore(root);
+    const files = [];
+    for (let i = 0; i < 20; i++) {
+      const name = `o${String(i).padStart(2, '0')}.parquet`;
+      await putOrders(root, name);
+      const key = `raw/orders/2026/11/${name}`;
+      files.push({ key, etag: (await store.head(key))?.etag ?? '' });
+    }
+    const runId = '20261202T000000000Z-0000000orphan';
+    const manifestKey = await new BatchManifests(store).write(runId, 'orders', files);
+    const logFile = path.join(root, '..', 'worker.log');
+    const request = {
+      id: 'r1',
+      job: {
+        lake: `file://${root}`,
+        manifest: manifestUri(`file://${root}`, manifestKey),
+        runId,
+        spec: await readFile('demo/datasets/orders.json', 'utf8'),
+      },
+    };
+    // The controller, reduced to what matters: it starts the worker as the Connect engine does (its
+    // own process group, stdio pipes), sends a job of 20 files, says so, and is then killed.
+    const controller = execa(
+      process.execPath,
+      [
+        '-e',
+        `const { spawn } = require('node:child_process');
+         const fs = require('node:fs');
+         const [python, worker, remote, session, log, request] = process.argv.slice(1);
+         const child = spawn(python, [worker, '--remote', remote, '--session-id', session], {
+           cwd: require('node:path').dirname(worker), detached: true, stdio: ['pipe', 'pipe', fs.openSync(log, 'a')],
+         });
+         let buffered = '';
+         child.stdout.on('data', (chunk) => {
+           buffered += chunk;
+           if (buffered.includes('"ready"')) {
+             buffered = '';
+             child.stdin.write(request + '\\n');
+             console.log('sent ' + child.pid);
+           }
+         });
+         setInterval(() => {}, 1000);`,
+        venvPython(),
+        path.resolve('spark-jobs/worker.py'),
+        server.state.remote,
+        randomUUID(),
+        logFile,
+        JSON.stringify(request),
+      ],
+      { stdout: 'pipe', stderr: 'inherit' },
+    );
+    const workerPid = await new Promise<number>((resolve) => {
+      controller.stdout?.on('data', (chunk: Buffer) => {
+        const m = /sent (\d+)/u.exec(chunk.toString());
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    controller.kill('SIGKILL');
+    await controller.catch(() => undefined);
+    await until(async () => !(await runs(workerPid)), 'the orphaned worker has exited', 30_000);
+    // It stopped the batch instead of finishing it: no report, no curated, not one zone folder.
+    expect(await exists(path.join(root, `metadata/runs/${runId}.json`))).toBe(false);
+    expect(await exists(path.join(root, 'curated/orders'))).toBe(false);
+    expect(await readFile(logFile, 'utf8')).toMatch(/the controller \(pid \d+\) is gone: interrupting the session's job and exiting/u);
+    // The control: the same 20 files through a live controller do give curated rows.
+    const live = await watcherOn(root, 'connect');
+    try {
+      expect(await live.reconciler.runPass()).toMatchObject({ processed: 20, failed: 0 });
+    } finally {
+      await live.close();
+    }
+    expect(await exists(path.join(root, 'curated/orders'))).toBe(true);
   });
 
   it('replaces a worker killed mid-job and runs the job again on the new one', async () => {

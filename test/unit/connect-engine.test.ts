@@ -54,10 +54,16 @@ describe('ConnectEngine (with a stand-in worker)', () => {
     expect(isConnectUnavailable(atStart)).toBe(true);
     await down.engine.close();
 
-    const { engine } = await engineWith();
+    const { engine, starts } = await engineWith();
     const midJob = await engine.submit(job('lost')).catch((e: unknown) => e);
     expect(isConnectUnavailable(midJob)).toBe(true);
-    await expect(engine.submit(job('ok'))).resolves.toMatchObject({ status: 'succeeded' }); // a new worker
+    // Before it says so, a new worker started on the same session: its start interrupts what the
+    // server may still run of that job, so the job never runs twice at once.
+    const sessions = await starts();
+    expect(sessions).toHaveLength(2);
+    expect(sessions[1]).toBe(sessions[0]);
+    await expect(engine.submit(job('ok'))).resolves.toMatchObject({ status: 'succeeded' }); // on that worker
+    expect(await starts()).toHaveLength(2);
     await engine.close();
   });
 

@@ -114,6 +114,12 @@ export class ConnectEngine implements SparkEngine {
         }
         throw new RetryableJobError(describeError(error), details, { cause: error });
       }
+      if (reply.connectionLost) {
+        // The server stopped answering mid-job, yet it may still run the job (a reset connection,
+        // a server that comes back): a worker on the same session interrupts it before the job
+        // runs anywhere else. A server that is gone fails that start at once, with nothing to stop.
+        await this.#replace(slot);
+      }
       return this.#outcome(reply, details);
     }
   }
