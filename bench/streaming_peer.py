@@ -27,7 +27,7 @@ from watcher_job.cleaning import clean  # noqa: E402
 from watcher_job.columns import SOURCE_KEY  # noqa: E402
 from watcher_job.curation import add_partition_columns, deduplicate  # noqa: E402
 from watcher_job.delta_table import commit_tag  # noqa: E402
-from watcher_job.lake import join_uri  # noqa: E402
+from watcher_job.lake import join_uri, staging_key  # noqa: E402
 from watcher_job.merge import merge_into_curated, probe_curated  # noqa: E402
 from watcher_job.session import JOB_CONF  # noqa: E402
 from watcher_job.spec import check_rows, failed_rows, parse_spec, passed_rows, validate_spec  # noqa: E402
@@ -81,18 +81,16 @@ def main() -> int:
             if not keys:
                 return
             curated = join_uri(lake, "curated", ns.dataset)
-            merged = merge_into_curated(
+            merge_into_curated(
                 session,
                 offered,
                 curated=probe_curated(session, curated, spec.table_format),
                 curated_uri=curated,
-                staging_uri=join_uri(lake, "metadata", "staging", "curated", ns.dataset),
+                staging_uri=join_uri(lake, staging_key(ns.dataset)),
                 keys=keys,
                 spec=spec,
                 tag=commit_tag(f"streaming-peer-{batch_id}", [(k, "") for k in keys]),
             )
-            if merged.cached is not None:
-                merged.cached.unpersist()
         finally:
             checked.unpersist()
 
