@@ -188,6 +188,9 @@ for i, name in enumerate(sys.argv[2:]):
     await putRaw('raw/orders/2026/11/01/one.parquet', 'one');
     await putRaw('raw/orders/2026/11/02/two.parquet', 'two');
     await putRaw('raw/plain/one.parquet', 'one');
+    // A run of long ago that no record names: the pass's run-history prune deletes it (RUN_HISTORY_DAYS).
+    const oldRun = 'lake/metadata/runs/20200101T000000000Z-000000000old.json';
+    await admin.send(new PutObjectCommand({ Bucket: BUCKET, Key: oldRun, Body: '{}' }));
     const from = recorder.requests.length;
     const { watcher, rehearsal, emr, close } = await watcherOnRehearsal('controller', 'job');
     try {
@@ -202,6 +205,9 @@ for i, name in enumerate(sys.argv[2:]):
     }
     emrCalls = emr.calls;
     firstPassRequests = recorder.requests.slice(from);
+    const runs = await admin.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'lake/metadata/runs/' }));
+    expect((runs.Contents ?? []).map((o) => o.Key)).not.toContain(oldRun);
+    expect((runs.Contents ?? []).length).toBeGreaterThan(0); // the passes' own reports stay
 
     // What a user checks: the marker has the three versions, curated has the rows of both plain files.
     const marker = JSON.parse(
